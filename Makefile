@@ -29,13 +29,15 @@ help:
 
 .cache/system.stamp: bindep.txt scripts/setup-system.sh
 	@mkdir -p .cache
-	@EXTRA_DEBIAN_PACKAGES="$(EXTRA_DEBIAN_PACKAGES)" scripts/setup-system.sh
+	@scripts/setup-system.sh
 	@touch $@
 
 $(VENV)/.installed: requirements.txt requirements-node.txt
+	@mkdir -p .cache
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "setup: installing Python packages into $(VENV)"
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt > .cache/pip.log 2>&1 \
+		|| { cat .cache/pip.log; exit 1; }
 	@touch $@
 
 $(COLL_LINK):

@@ -3,9 +3,10 @@
 # when one of them is missing, so that a second run costs a dpkg query.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-mapfile -t wanted < <(awk '!/^#/ && NF && ($0 ~ /platform:dpkg/ || $0 !~ /\[/) {print $1}' "$here/bindep.txt")
-# extra packages the test layers need beyond what the collection itself needs
-wanted+=("${EXTRA_DEBIAN_PACKAGES[@]:-}")
+# Lines without a selector, dpkg lines and test-profile lines apply here.
+mapfile -t wanted < <(awk '!/^#/ && NF {
+    if ($0 !~ /\[/ || $0 ~ /platform:dpkg/ || ($0 ~ /[[ ]test[] ]/ && $0 !~ /platform:/)) print $1
+}' "$here/bindep.txt")
 missing=()
 for pkg in "${wanted[@]}"; do
     [ -n "$pkg" ] || continue

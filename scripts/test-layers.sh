@@ -29,14 +29,19 @@ sanity() {
     scripts/seed-get-pip.sh
     # ansible-test needs the checkout under ansible_collections/<ns>/<name>:
     # copy the files git would track into such a tree.
-    local dest="$root/.cache/sanity/ansible_collections/nodelatency/monitor"
-    rm -rf "$dest"
+    mkdir -p "$root/.cache"
+    local tree
+    tree="$(mktemp -d "$root/.cache/sanity.XXXXXX")"
+    trap 'rm -rf "$tree"' RETURN
+    local dest="$tree/ansible_collections/nodelatency/monitor"
+    local extra_args=()
+    read -r -a extra_args <<< "${SANITY_ARGS:-}"
     mkdir -p "$dest"
     git ls-files -z --cached --others --exclude-standard \
         | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
         | tar --null -T - -cf - | tar -xf - -C "$dest"
     (cd "$dest" && git init -q && git add -A >/dev/null \
-        && "$bin/ansible-test" sanity --venv --python 3.11 --color no "${SANITY_ARGS[@]:-}")
+        && "$bin/ansible-test" sanity --venv --python 3.11 --color no "${extra_args[@]}")
 }
 
 lint() {
