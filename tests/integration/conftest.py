@@ -1,0 +1,82 @@
+"""Fixtures shared by the lab integration tests.
+
+``lab_factory`` (per test) and ``module_lab_factory`` (per test module) bring up
+labs with names of their own, so that a test never touches the lab of ``make lab-up``
+or of another test run, and take them down afterwards even when the test fails.
+``run_ansible`` runs the venv's ansible with the repository's ansible.cfg.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "lab"))
+
+import nlmlab  # noqa: E402  (the lab lives outside the collection's Python packages)
+
+VENV_BIN = REPO / ".venv" / "bin"
+
+
+class LabFactory:
+    """Brings up labs on demand and remembers them so that they can all be taken down."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self.labs: list[nlmlab.Lab] = []
+
+    def __call__(self, **kwargs) -> nlmlab.Lab:
+        if os.geteuid() != 0:
+            pytest.fail("the lab integration tests must run as root: they create network namespaces")
+        name = kwargs.pop("name", None) or "t" + secrets.token_hex(3)
+        state_dir = kwargs.pop("state_dir", None) or self._tmp_path_factory.mktemp(f"lab-{name}")
+        lab = nlmlab.Lab(name=name, state_dir=state_dir, **kwargs)
+        self.labs.append(lab)
+        return lab.up()
+
+    def teardown(self) -> None:
+        errors = []
+        for lab in reversed(self.labs):
+            try:
+                lab.down()
+            except Exception as error:  # keep taking the other labs down
+                errors.append(f"{lab.name}: {error}")
+        self.labs.clear()
+        if errors:
+            raise RuntimeError("lab teardown failed: " + "; ".join(errors))
+
+
+@pytest.fixture
+def lab_factory(tmp_path_factory):
+    factory = LabFactory(tmp_path_factory)
+    try:
+        yield factory
+    finally:
+        factory.teardown()
+
+
+@pytest.fixture(scope="module")
+def module_lab_factory(tmp_path_factory):
+    factory = LabFactory(tmp_path_factory)
+    try:
+        yield factory
+    finally:
+        factory.teardown()
+
+
+def _run_ansible(args: list[str], inventory, program: str = "ansible", timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run an ansible command line (ansible, ansible-playbook, ansible-inventory) on inventory."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run([str(VENV_BIN / program), "-i", str(inventory), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="session")
+def run_ansible():
+    return _run_ansible
