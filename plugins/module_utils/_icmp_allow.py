@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodelatency.monitor contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What nlm_icmp_allow and nlm_icmp_allow_info do, for any firewall backend.
+
+A backend class reads a family's ruleset, plans a transaction from it, applies
+the transaction and inspects the ruleset; this module validates the options,
+picks the backend, serialises runs on one network namespace and assembles the
+results.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import tempfile
+import time
+from contextlib import contextmanager
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
+    DEFAULT_COMMENT,
+    FAMILIES,
+    ROLES,
+    comment_problem,
+    expected_rules,
+)
+from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import invalid_interface_names
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
+    IPTABLES_BACKENDS,
+    Request,
+    variant_of_version,
+)
+
+BACKEND_CHOICES = ["auto"] + sorted(IPTABLES_BACKENDS)
+LOCALE_C = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+
+COMMON_ARGUMENT_SPEC = dict(
+    interfaces=dict(type="list", elements="str", required=True),
+    roles=dict(type="list", elements="str", choices=list(ROLES), default=list(ROLES)),
+    ip_versions=dict(type="list", elements="str", choices=list(FAMILIES), default=list(FAMILIES)),
+    backend=dict(type="str", choices=BACKEND_CHOICES, default="auto"),
+    comment=dict(type="str", default=DEFAULT_COMMENT),
+)
+
+ALLOW_ARGUMENT_SPEC = dict(
+    COMMON_ARGUMENT_SPEC,
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    chain_mode=dict(type="str", choices=["dedicated", "direct"], default="dedicated"),
+    placement=dict(type="str", choices=["insert", "append"], default="insert"),
+    enforce_order=dict(type="bool", default=False),
+    wait=dict(type="int", default=30),
+)
+
+
+def _families(params):
+    """The requested families in a fixed order, each once."""
+    return [family for family in FAMILIES if family in params["ip_versions"]]
+
+
+def validate(params):
+    """Every problem with the options, before anything runs."""
+    problems = []
+    if not params["interfaces"]:
+        problems.append("interfaces is empty: name at least one interface")
+    problems.extend(invalid_interface_names(params["interfaces"]))
+    if not params["roles"]:
+        problems.append("roles is empty: give responder, prober or both")
+    if not params["ip_versions"]:
+        problems.append("ip_versions is empty: give ipv4, ipv6 or both")
+    problem = comment_problem(params["comment"])
+    if problem:
+        problems.append(problem)
+    if params.get("wait") is not None and params["wait"] < 0:
+        problems.append("wait must be 0 or more seconds")
+    return problems
+
+
+def detect_backend(module):
+    """The backend the ``iptables`` command uses on this host."""
+    path = module.get_bin_path("iptables") or module.get_bin_path("ip6tables")
+    if path is None:
+        raise NlmError("neither iptables nor ip6tables is installed: install the iptables package "
+                       "or name a backend")
+    rc, stdout, stderr = module.run_command([path, "--version"])
+    backend = variant_of_version(stdout) if rc == 0 else None
+    if backend is None:
+        raise NlmError("cannot tell which backend %s uses from %r: set backend explicitly"
+                       % (path, (stdout or stderr).strip()), stderr=stderr, rc=rc)
+    return backend
+
+
+def select_backend(module, name, families, wait=0):
+    """The backend object for ``name`` ('auto': what ``iptables`` uses)."""
+    if name == "auto":
+        name = detect_backend(module)
+    return IPTABLES_BACKENDS[name](module, families, wait)
+
+
+@contextmanager
+def namespace_lock(timeout):
+    """Serialise runs on one network namespace: the xtables lock covers a single
+    restore, this covers the read-plan-restore sequence, so concurrent runs do
+    not both add the same missing rule."""
+    directory = "/run/lock" if os.path.isdir("/run/lock") else tempfile.gettempdir()
+    path = os.path.join(directory, "nodelatency-monitor-netns-%d.lock" % os.stat("/proc/self/ns/net").st_ino)
+    deadline = time.monotonic() + timeout
+    with open(path, "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise NlmError("another nlm_icmp_allow run held %s for more than %d seconds: "
+                                   "retry, or raise wait" % (path, timeout))
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _missing_interfaces(interfaces):
+    missing = []
+    for name in interfaces:
+        if name.endswith("+"):
+            continue
+        try:
+            socket.if_nametoindex(name)
+        except OSError:
+            missing.append(name)
+    return missing
+
+
+def _diff_text(per_family):
+    return "".join("# %s\n%s" % (family, "".join(line + "\n" for line in lines))
+                   for family, lines in per_family.items())
+
+
+class IcmpAllow(object):
+    """Ensures the ICMP echo allow rules (state present) or their absence."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.families = _families(self.params)
+
+    def run(self):
+        params = self.params
+        problems = validate(params)
+        if problems:
+            raise NlmError("; ".join(problems))
+        backend = select_backend(self.module, params["backend"], self.families, params["wait"])
+        if params["state"] == "present":
+            missing = _missing_interfaces(params["interfaces"])
+            if missing:
+                self.module.warn("interface(s) %s do not exist yet; the rules are written anyway and match "
+                                 "once the interface appears" % ", ".join(missing))
+        result = {"changed": False, "backend": backend.name, "rules": {}}
+        before, after = {}, {}
+        if self.module.check_mode:
+            for family in self.families:
+                self._family(backend, family, result, before, after)
+        else:
+            with namespace_lock(params["wait"]):
+                for family in self.families:
+                    self._family(backend, family, result, before, after)
+        if self.module._diff:
+            result["diff"] = {"before": _diff_text(before), "after": _diff_text(after)}
+        return result
+
+    def _request(self, family):
+        params = self.params
+        expected = (expected_rules(family, params["interfaces"], params["roles"])
+                    if params["state"] == "present" else [])
+        return Request(params["state"], params["interfaces"], expected, params["chain_mode"],
+                       params["placement"], params["enforce_order"], params["comment"])
+
+    def _family(self, backend, family, result, before, after):
+        comment = self.params["comment"]
+        table = backend.read(family)
+        tx = backend.plan(table, family, self._request(family))
+        now = tx.table
+        if tx.restore_input() is not None:
+            result["changed"] = True
+            if not self.module.check_mode:
+                backend.apply(family, tx)
+                now = backend.read(family)
+        before[family] = backend.owned_lines(table, comment)
+        after[family] = backend.owned_lines(now, comment)
+        result["rules"][family] = {
+            "added": tx.added,
+            "removed": tx.removed,
+            "present": after[family],
+            "transaction": tx.restore_input() or "",
+        }
+
+
+class IcmpAllowInfo(object):
+    """Reports the ICMP echo allow rules without changing anything."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+
+    def run(self):
+        params = self.params
+        problems = validate(params)
+        if problems:
+            raise NlmError("; ".join(problems))
+        families = _families(params)
+        backend = select_backend(self.module, params["backend"], families)
+        report = {"backend": backend.name}
+        for family in families:
+            table = backend.read(family)
+            report[family] = backend.inspect(
+                table, family, expected_rules(family, params["interfaces"], params["roles"]), params["comment"])
+        rules = [rule for family in families for rule in report[family]["rules"]]
+        report["all_present"] = all(rule["present"] for rule in rules)
+        report["all_effective"] = all(rule["effective"] for rule in rules)
+        return {"changed": False, "icmp_allow": report}
