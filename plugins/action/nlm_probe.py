@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to nodelatency.monitor
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of nlm_probe: who this host probes and at which addresses.
+
+The documentation is in plugins/modules/nlm_probe.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.nodelatency.monitor.plugins.modules.nlm_probe import argument_spec
+
+# Options the controller consumes; the module never sees them.
+ACTION_OPTIONS = ("peers", "target", "max_peers", "rotation", "skip_unresolved")
+TRAFFIC_MODES = {"encap": "gateway", "noencap": "gateway", "hybrid": "gateway", "networkpolicyonly": "transport"}
+SECONDS_PER_ROTATION = 60
+
+
+def _ip_version(text):
+    try:
+        return ipaddress.ip_address(str(text)).version
+    except ValueError:
+        return None
+
+
+def _as_list(value):
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [item for item in value if item not in (None, "")]
+    return [value]
+
+
+def _plain_address(value):
+    """'198.18.1.1' from '198.18.1.1', '198.18.1.1/24' or {'address': ...}."""
+    if isinstance(value, dict):
+        value = value.get("address")
+    return str(value).split("/", 1)[0] if value else None
+
+
+def _nlm_facts_addresses(nlm, kind):
+    """Addresses of the gateway or transport interface in a peer's ansible_facts.nlm (from nlm_facts)."""
+    interface = nlm.get(kind) if isinstance(nlm, dict) else None
+    if not isinstance(interface, dict):
+        return []
+    addresses = []
+    for family in ("ipv4", "ipv6"):
+        addresses.extend(_plain_address(item) for item in _as_list(interface.get(family)))
+    return [address for address in addresses if address]
+
+
+def _address_sources(host_vars, kind):
+    """Candidate addresses of one peer for the gateway or transport kind, best source first."""
+    facts = host_vars.get("ansible_facts") or {}
+    return [
+        [host_vars.get("nlm_%s_ipv4" % kind), host_vars.get("nlm_%s_ipv6" % kind)],
+        _nlm_facts_addresses(facts.get("nlm"), kind),
+        [(facts.get("default_ipv4") or {}).get("address"), (facts.get("default_ipv6") or {}).get("address")],
+        [host_vars.get("ansible_host")],
+    ]
+
+
+def address_kind(host, host_vars, target):
+    """'gateway' or 'transport': which addresses of this peer to probe for the target option."""
+    if target != "auto":
+        return target
+    mode = host_vars.get("nlm_traffic_mode")
+    if mode:
+        kind = TRAFFIC_MODES.get(str(mode).lower())
+        if kind is None:
+            raise AnsibleActionFail(
+                "nlm_probe: host %s has nlm_traffic_mode %r; use encap, noEncap, hybrid or networkPolicyOnly"
+                % (host, mode))
+        return kind
+    gateway_known = any(_as_list(source) for source in _address_sources(host_vars, "gateway")[:2])
+    return "gateway" if gateway_known else "transport"
+
+
+def peer_addresses(host, host_vars, target):
+    """The addresses to probe on one peer: nlm_probe_address as given, else per family the first source that has one."""
+    explicit = _as_list(host_vars.get("nlm_probe_address"))
+    if explicit:
+        return [str(address) for address in explicit]
+    chosen = {}
+    for source in _address_sources(host_vars, address_kind(host, host_vars, target)):
+        for candidate in _as_list(source):
+            version = _ip_version(candidate)
+            if version and version not in chosen:
+                chosen[version] = str(ipaddress.ip_address(str(candidate)))
+    return [chosen[version] for version in sorted(chosen)]
+
+
+def select_peers(me, play_hosts, peers, groups):
+    """Hosts to probe, in a stable order, without me."""
+    if peers is None:
+        candidates = list(play_hosts)
+    elif isinstance(peers, str):
+        if peers not in groups:
+            raise AnsibleActionFail("nlm_probe: peers names group %r, which the inventory does not have" % peers)
+        candidates = list(groups[peers])
+    elif isinstance(peers, list):
+        known = set(groups.get("all", []))
+        unknown = [str(host) for host in peers if host not in known]
+        if unknown:
+            raise AnsibleActionFail(
+                "nlm_probe: peers lists hosts the inventory does not have: %s "
+                "(give inventory host names, or one group name as a string)" % ", ".join(unknown))
+        candidates = list(peers)
+    else:
+        raise AnsibleActionFail("nlm_probe: peers must be a group name or a list of host names, got %r" % (peers,))
+    ordered = []
+    for host in candidates:
+        if host != me and host not in ordered:
+            ordered.append(host)
+    return ordered
+
+
+def rotating_subset(me, peers, max_peers, rotation):
+    """max_peers consecutive peers starting at a host-specific offset that moves by max_peers per rotation.
+
+    ceil(len(peers) / max_peers) successive rotations cover every peer; the
+    host-specific start spreads the probes of one rotation over all peers.
+    """
+    if max_peers <= 0 or max_peers >= len(peers):
+        return list(peers)
+    start = int(hashlib.sha256(me.encode("utf-8")).hexdigest()[:8], 16) + rotation * max_peers
+    return [peers[(start + step) % len(peers)] for step in range(max_peers)]
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(argument_spec())
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+
+        validation, args = self.validate_argument_spec(argument_spec=argument_spec())
+        del validation
+        me = task_vars["inventory_hostname"]
+        module_args = dict((key, value) for key, value in args.items() if key not in ACTION_OPTIONS)
+        module_args["name"] = args["name"] or me
+        warnings = []
+        if args["targets"] is None:
+            module_args["targets"], warnings = self._resolve_targets(me, args, task_vars)
+
+        result.update(self._execute_module(module_args=module_args, task_vars=task_vars))
+        if warnings:
+            result.setdefault("warnings", []).extend(warnings)
+        return result
+
+    def _resolve_targets(self, me, args, task_vars):
+        hostvars = task_vars["hostvars"]
+        peers = select_peers(me, task_vars.get("ansible_play_hosts_all", []), args["peers"], task_vars["groups"])
+        rotation = args["rotation"]
+        if rotation is None:
+            rotation = int(time.time() // SECONDS_PER_ROTATION)
+        targets = []
+        unresolved = []
+        for peer in rotating_subset(me, peers, args["max_peers"], rotation):
+            addresses = peer_addresses(peer, hostvars[peer], args["target"])
+            if addresses:
+                targets.append({"name": peer, "address": addresses})
+            else:
+                unresolved.append(peer)
+        if unresolved and not args["skip_unresolved"]:
+            raise AnsibleActionFail(
+                "nlm_probe: no address known for %s; set nlm_probe_address for them, gather facts "
+                "(nodelatency.monitor.nlm_facts or setup), or set skip_unresolved: true" % ", ".join(unresolved))
+        warnings = ["nlm_probe: skipping %s: no address known" % peer for peer in unresolved]
+        return targets, warnings

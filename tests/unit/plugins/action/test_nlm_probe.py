@@ -1,0 +1,185 @@
+"""nlm_probe action plugin: peers and their addresses from hand-made hostvars."""
+
+from __future__ import annotations
+
+import math
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.nodelatency.monitor.plugins.action import nlm_probe as action
+
+LAB_HOST = {
+    "nlm_traffic_mode": "encap",
+    "nlm_gateway_ipv4": "198.19.2.1",
+    "nlm_gateway_ipv6": "2001:db8:1:2::1",
+    "nlm_transport_ipv4": "198.18.0.12",
+    "nlm_transport_ipv6": "2001:db8::c",
+}
+NLM_FACTS = {"nlm": {
+    "gateway": {"name": "antrea-gw0", "ipv4": ["198.19.7.1/24"], "ipv6": [{"address": "2001:db8:1:7::1", "prefixlen": 64}]},
+    "transport": {"name": "eth0", "ipv4": ["198.18.0.17/24"], "ipv6": []},
+}}
+DEFAULT_FACTS = {"default_ipv4": {"address": "198.18.5.5"}, "default_ipv6": {"address": "2001:db8:5::5"}}
+
+
+@pytest.mark.parametrize("host_vars, target, expected", [
+    (LAB_HOST, "auto", ["198.19.2.1", "2001:db8:1:2::1"]),
+    (dict(LAB_HOST, nlm_traffic_mode="noEncap"), "auto", ["198.19.2.1", "2001:db8:1:2::1"]),
+    (dict(LAB_HOST, nlm_traffic_mode="hybrid"), "auto", ["198.19.2.1", "2001:db8:1:2::1"]),
+    (dict(LAB_HOST, nlm_traffic_mode="networkPolicyOnly"), "auto", ["198.18.0.12", "2001:db8::c"]),
+    (LAB_HOST, "transport", ["198.18.0.12", "2001:db8::c"]),
+    (dict(LAB_HOST, nlm_traffic_mode="networkPolicyOnly"), "gateway", ["198.19.2.1", "2001:db8:1:2::1"]),
+    (dict(LAB_HOST, nlm_probe_address="198.18.9.9"), "auto", ["198.18.9.9"]),
+    (dict(LAB_HOST, nlm_probe_address=["198.18.9.9", "2001:db8:9::9"]), "transport", ["198.18.9.9", "2001:db8:9::9"]),
+    ({"ansible_facts": NLM_FACTS}, "gateway", ["198.19.7.1", "2001:db8:1:7::1"]),
+    ({"ansible_facts": NLM_FACTS}, "transport", ["198.18.0.17"]),
+    ({"ansible_facts": dict(NLM_FACTS, **DEFAULT_FACTS)}, "transport", ["198.18.0.17", "2001:db8:5::5"]),
+    ({"ansible_facts": DEFAULT_FACTS, "ansible_host": "198.18.6.6"}, "auto", ["198.18.5.5", "2001:db8:5::5"]),
+    ({"ansible_host": "198.18.6.6"}, "auto", ["198.18.6.6"]),
+    ({"ansible_host": "2001:DB8::6"}, "auto", ["2001:db8::6"]),
+    ({"ansible_host": "node6.example.org"}, "auto", []),
+    ({"nlm_gateway_ipv4": "198.19.2.1", "ansible_facts": DEFAULT_FACTS}, "gateway", ["198.19.2.1", "2001:db8:5::5"]),
+    ({}, "auto", []),
+])
+def test_peer_addresses_in_order_of_sources(host_vars, target, expected):
+    assert action.peer_addresses("n2", host_vars, target) == expected
+
+
+def test_auto_without_traffic_mode_prefers_known_gateway_addresses():
+    assert action.address_kind("n2", {"ansible_facts": NLM_FACTS}, "auto") == "gateway"
+    assert action.address_kind("n2", {"nlm_transport_ipv4": "198.18.0.12"}, "auto") == "transport"
+
+
+def test_unknown_traffic_mode_names_the_host():
+    with pytest.raises(AnsibleActionFail, match="host n2 has nlm_traffic_mode 'overlay'; use encap, noEncap"):
+        action.peer_addresses("n2", dict(LAB_HOST, nlm_traffic_mode="overlay"), "auto")
+
+
+GROUPS = {"all": ["n1", "n2", "n3", "n4"], "workers": ["n3", "n4"], "ungrouped": []}
+
+
+@pytest.mark.parametrize("peers, expected", [
+    (None, ["n2", "n3"]),
+    ("workers", ["n3", "n4"]),
+    (["n4", "n1", "n2", "n4"], ["n4", "n2"]),
+])
+def test_select_peers_leaves_this_host_out(peers, expected):
+    assert action.select_peers("n1", ["n1", "n2", "n3"], peers, GROUPS) == expected
+
+
+@pytest.mark.parametrize("peers, message", [
+    ("nosuchgroup", "peers names group 'nosuchgroup', which the inventory does not have"),
+    (["n2", "n9", "n8"], "peers lists hosts the inventory does not have: n9, n8"),
+    (5, "peers must be a group name or a list of host names"),
+])
+def test_select_peers_rejects_unknown(peers, message):
+    with pytest.raises(AnsibleActionFail, match=message):
+        action.select_peers("n1", ["n1"], peers, GROUPS)
+
+
+def test_rotating_subset_is_deterministic_and_covers_every_peer():
+    peers = ["n%d" % index for index in range(2, 23)]
+    for max_peers in (1, 4, 7):
+        rotations = math.ceil(len(peers) / max_peers)
+        covered = set()
+        for rotation in range(100, 100 + rotations):
+            subset = action.rotating_subset("n1", peers, max_peers, rotation)
+            assert subset == action.rotating_subset("n1", peers, max_peers, rotation)
+            assert len(subset) == len(set(subset)) == max_peers
+            covered.update(subset)
+        assert covered == set(peers)
+    assert action.rotating_subset("n1", peers, 4, 5) != action.rotating_subset("n1", peers, 4, 6)
+
+
+def test_rotating_subset_starts_somewhere_else_on_each_host():
+    peers = ["n%d" % index for index in range(1, 101)]
+    firsts = {action.rotating_subset(host, peers, 3, 0)[0] for host in peers}
+    assert len(firsts) > 10
+
+
+@pytest.mark.parametrize("max_peers", [0, 21, 50])
+def test_rotating_subset_without_limit_is_everyone(max_peers):
+    peers = ["n%d" % index for index in range(2, 23)]
+    assert action.rotating_subset("n1", peers, max_peers, 3) == peers
+
+
+def make_action(args):
+    task = MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = False
+    plugin = action.ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    plugin._execute_module = MagicMock(return_value={"changed": False, "ansible_facts": {"nlm_latency": {}}})
+    return plugin
+
+
+def task_vars(hosts):
+    return {
+        "inventory_hostname": "n1",
+        "ansible_play_hosts_all": list(hosts),
+        "groups": {"all": list(hosts)},
+        "hostvars": hosts,
+    }
+
+
+def lab_host(index, **extra):
+    host = {"nlm_traffic_mode": "encap", "nlm_gateway_ipv4": "198.19.%d.1" % index,
+            "nlm_gateway_ipv6": "2001:db8:1:%d::1" % index}
+    host.update(extra)
+    return host
+
+
+def test_run_resolves_peers_and_passes_only_module_options():
+    plugin = make_action({"count": 5})
+    hosts = {"n1": lab_host(1), "n2": lab_host(2), "n3": lab_host(3)}
+    result = plugin.run(task_vars=task_vars(hosts))
+    assert result["ansible_facts"] == {"nlm_latency": {}}
+    module_args = plugin._execute_module.call_args.kwargs["module_args"]
+    assert module_args["targets"] == [
+        {"name": "n2", "address": ["198.19.2.1", "2001:db8:1:2::1"]},
+        {"name": "n3", "address": ["198.19.3.1", "2001:db8:1:3::1"]},
+    ]
+    assert module_args["name"] == "n1"
+    assert module_args["count"] == 5
+    assert not set(action.ACTION_OPTIONS) & set(module_args)
+
+
+def test_run_with_unresolved_peers_fails_naming_them_all():
+    plugin = make_action({})
+    hosts = {"n1": lab_host(1), "n2": {}, "n3": lab_host(3), "n4": {"ansible_host": "n4.example.org"}}
+    with pytest.raises(AnsibleActionFail, match="no address known for n2, n4; set nlm_probe_address"):
+        plugin.run(task_vars=task_vars(hosts))
+    plugin._execute_module.assert_not_called()
+
+
+def test_run_skips_unresolved_peers_with_a_warning_each():
+    plugin = make_action({"skip_unresolved": True})
+    hosts = {"n1": lab_host(1), "n2": {}, "n3": lab_host(3), "n4": {}}
+    result = plugin.run(task_vars=task_vars(hosts))
+    assert result["warnings"] == ["nlm_probe: skipping n2: no address known", "nlm_probe: skipping n4: no address known"]
+    assert [target["name"] for target in plugin._execute_module.call_args.kwargs["module_args"]["targets"]] == ["n3"]
+
+
+def test_run_with_explicit_targets_does_not_look_at_the_inventory():
+    plugin = make_action({"targets": ["198.18.0.99"], "name": "prober"})
+    result = plugin.run(task_vars=task_vars({"n1": {}, "n2": {}}))
+    assert "warnings" not in result
+    module_args = plugin._execute_module.call_args.kwargs["module_args"]
+    assert (module_args["targets"], module_args["name"]) == (["198.18.0.99"], "prober")
+
+
+def test_run_max_peers_probes_a_subset():
+    plugin = make_action({"max_peers": 2, "rotation": 7})
+    hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 11))
+    plugin.run(task_vars=task_vars(hosts))
+    names = [target["name"] for target in plugin._execute_module.call_args.kwargs["module_args"]["targets"]]
+    assert names == action.rotating_subset("n1", ["n%d" % index for index in range(2, 11)], 2, 7)
+
+
+def test_run_rejects_bad_option_values_on_the_controller():
+    plugin = make_action({"target": "pods"})
+    with pytest.raises(AnsibleActionFail, match="target"):
+        plugin.run(task_vars=task_vars({"n1": {}}))
+    plugin._execute_module.assert_not_called()

@@ -1,0 +1,325 @@
+"""The probe engine: reply matching with crafted packets, the send/receive loop with stand-in sockets."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _probe
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_packet import Message, parse_message
+
+NONCE = b"\x01\x02\x03\x04\x05\x06\x07\x08"
+PAYLOAD = NONCE + b"x" * 48
+IDENTIFIERS = {4: 0x1234, 6: 0x4321}
+TIMEOUT_NS = 1_000_000_000
+T0 = 1_764_111_600_000_000_000
+PEER = "198.18.0.12"
+OTHER = "198.18.0.13"
+PEER6 = "2001:db8::c"
+
+
+def reply(identifier=0x1234, sequence=0, payload=PAYLOAD, family=4):
+    data = struct.pack("!BBHHH", 0 if family == 4 else 129, 0, 0, identifier, sequence) + payload
+    return parse_message(family, data, False)
+
+
+@pytest.fixture
+def ledger():
+    ledger = _probe.Ledger([PEER, OTHER, PEER6], IDENTIFIERS, NONCE, TIMEOUT_NS)
+    for sequence in range(2):
+        for address in (PEER, OTHER, PEER6):
+            ledger.sent(address, sequence, T0 + sequence * 200_000_000)
+    return ledger
+
+
+def test_matching_reply_gives_rtt_from_send_and_kernel_time(ledger):
+    assert ledger.reply(4, PEER, reply(sequence=1), T0 + 200_000_000 + 75_000) == "matched"
+    result = ledger.results()[PEER]
+    assert result["sent"] == 2
+    assert result["received"] == 1
+    assert result["rtts_ms"] == [0.075]
+    assert result["loss"] == 0.5
+    assert result["last_send_time"] == "2025-11-25T23:00:00.200000Z"
+    assert result["last_recv_time"] == "2025-11-25T23:00:00.200075Z"
+    assert ledger.outstanding == 5
+
+
+def test_reply_from_wrong_source_is_ignored(ledger):
+    assert ledger.reply(4, "198.18.0.99", reply(), T0 + 1000) == "foreign"
+    assert ledger.reply(4, OTHER, reply(sequence=5), T0 + 1000) == "foreign"
+    assert all(result["received"] == 0 for result in ledger.results().values())
+    assert ledger.outstanding == 6
+
+
+def test_reply_with_foreign_identifier_is_ignored(ledger):
+    assert ledger.reply(4, PEER, reply(identifier=0x9999), T0 + 1000) == "foreign"
+    # The IPv6 socket's identifier does not count on the IPv4 socket.
+    assert ledger.reply(4, PEER, reply(identifier=IDENTIFIERS[6]), T0 + 1000) == "foreign"
+    assert ledger.results()[PEER]["received"] == 0
+
+
+def test_reply_with_another_runs_nonce_is_ignored(ledger):
+    # Two raw-socket runs can draw the same identifier; the payload nonce tells them apart.
+    assert ledger.reply(4, PEER, reply(payload=b"otherrun" + b"x" * 48), T0 + 1000) == "foreign"
+    assert ledger.results()[PEER]["received"] == 0
+
+
+def test_duplicate_reply_counts_once(ledger):
+    assert ledger.reply(4, PEER, reply(), T0 + 50_000) == "matched"
+    assert ledger.reply(4, PEER, reply(), T0 + 90_000) == "duplicate"
+    result = ledger.results()[PEER]
+    assert (result["received"], result["duplicates"], result["rtts_ms"]) == (1, 1, [0.05])
+
+
+def test_late_reply_is_lost_and_counted_as_late(ledger):
+    assert ledger.reply(4, PEER, reply(), T0 + TIMEOUT_NS + 1) == "late"
+    result = ledger.results()[PEER]
+    assert (result["received"], result["late"], result["loss"], result["last_recv_time"]) == (0, 1, 1.0, None)
+    assert ledger.outstanding == 5
+
+
+def test_reply_at_the_timeout_still_counts(ledger):
+    assert ledger.reply(4, PEER, reply(), T0 + TIMEOUT_NS) == "matched"
+
+
+def test_ipv6_reply(ledger):
+    assert ledger.reply(6, PEER6, reply(identifier=IDENTIFIERS[6], family=6), T0 + 30_000) == "matched"
+    assert ledger.results()[PEER6]["rtts_ms"] == [0.03]
+
+
+def test_rtts_are_in_sequence_order(ledger):
+    ledger.reply(4, PEER, reply(sequence=1), T0 + 200_000_000 + 20_000)
+    ledger.reply(4, PEER, reply(sequence=0), T0 + 400_000_000)
+    assert ledger.results()[PEER]["rtts_ms"] == [400.0, 0.02]
+
+
+def test_icmp_error_goes_to_the_target_it_quotes(ledger):
+    error = Message("error", 0x1234, 0, NONCE, 3, 1, OTHER)
+    assert ledger.error(4, error, "destination unreachable (host unreachable) from 198.18.0.1") == "error"
+    results = ledger.results()
+    assert results[OTHER]["error"] == "destination unreachable (host unreachable) from 198.18.0.1"
+    assert results[OTHER]["received"] == 0
+    assert results[PEER]["error"] is None
+    assert ledger.outstanding == 5
+    assert ledger.error(4, error, "again") == "duplicate"
+    assert ledger.error(4, error._replace(identifier=1), "foreign") == "foreign"
+    assert ledger.results()[OTHER]["error"].startswith("destination unreachable")
+
+
+def test_error_quoting_a_truncated_payload_still_matches(ledger):
+    assert ledger.error(4, Message("error", 0x1234, 1, b"", 11, 0, PEER), "time exceeded") == "error"
+
+
+def test_send_failure_counts_as_sent_and_lost():
+    ledger = _probe.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS)
+    ledger.send_failed(PEER, T0, "Operation not permitted")
+    ledger.send_failed(PEER, T0 + 1, "Network is unreachable")
+    result = ledger.results()[PEER]
+    assert (result["sent"], result["received"], result["loss"]) == (2, 0, 1.0)
+    assert result["error"] == "send failed: Operation not permitted"
+    assert ledger.outstanding == 0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("198.18.0.1", (4, "198.18.0.1")),
+    ("2001:DB8:0:0::1", (6, "2001:db8::1")),
+    ("::ffff:198.18.0.1", (6, "::ffff:c612:1")),
+])
+def test_canonical_address(text, expected):
+    assert _probe.canonical_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["node2", "198.18.0.256", "", "fe80::1%eth0"])
+def test_canonical_address_rejects(text):
+    with pytest.raises(ValueError):
+        _probe.canonical_address(text)
+
+
+def test_parse_targets_shapes():
+    assert _probe.parse_targets([
+        "198.18.0.12",
+        {"name": "n3", "address": "198.18.0.13"},
+        {"name": "n4", "address": ["198.19.4.1", "2001:db8:1:4::1"]},
+        {"address": ["198.19.5.1"]},
+    ]) == [
+        ("198.18.0.12", ["198.18.0.12"]),
+        ("n3", ["198.18.0.13"]),
+        ("n4", ["198.19.4.1", "2001:db8:1:4::1"]),
+        ("198.19.5.1", ["198.19.5.1"]),
+    ]
+
+
+@pytest.mark.parametrize("targets, message", [
+    ([5], r"targets\[0\] must be an address or a dict"),
+    (["198.18.0.1", {"name": "n2"}], r"targets\[1\] must be an address or a dict"),
+    ([{"name": "n2", "address": []}], r"targets\[0\].address is empty"),
+    ([{"name": "n2", "address": [1]}], r"targets\[0\].address must be an address or a list"),
+])
+def test_parse_targets_rejects_bad_shapes(targets, message):
+    with pytest.raises(NlmError, match=message):
+        _probe.parse_targets(targets)
+
+
+class EchoingSocket:
+    """Stands in for FamilySocket: answers every request after rtt_ns, except those to the silent addresses.
+
+    A socketpair makes the descriptor readable, so that the real poll loop runs.
+    """
+
+    def __init__(self, family, identifier, rtt_ns=80_000, silent=(), refuse=()):
+        self.family = family
+        self.identifier = identifier
+        self.privileged = True
+        self.rtt_ns = rtt_ns
+        self.silent = set(silent)
+        self.refuse = set(refuse)
+        self.sent = []
+        self._queue = []
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+
+    def fileno(self):
+        return self._reader.fileno()
+
+    def set_payload_size(self, payload_size):
+        self.payload_size = payload_size
+
+    def send(self, packet, address):
+        send_ns = T0 + len(self.sent) * 1000
+        self.sent.append((packet, address))
+        if address in self.refuse:
+            return send_ns, "Operation not permitted"
+        if address not in self.silent:
+            self._queue.append((address, packet, send_ns + self.rtt_ns))
+            self._writer.send(b"!")
+        return send_ns, None
+
+    def drain(self, ledger):
+        try:
+            self._reader.recv(4096)
+        except BlockingIOError:
+            return
+        queue, self._queue = self._queue, []
+        for address, packet, recv_ns in queue:
+            echoed = bytes([0 if self.family == 4 else 129]) + packet[1:]
+            ledger.reply(self.family, address, parse_message(self.family, echoed, False), recv_ns)
+
+    def close(self):
+        self._reader.close()
+        self._writer.close()
+
+
+def test_every_round_reaches_every_target_over_one_socket_per_family():
+    v4 = EchoingSocket(4, 0x1111)
+    v6 = EchoingSocket(6, 0x2222)
+    addresses = ["198.18.0.%d" % host for host in range(1, 51)] + ["2001:db8::%x" % host for host in range(1, 51)]
+    try:
+        prober = _probe.Prober(addresses, 3, 0.001, 1.0, 56, {4: v4, 6: v6})
+        results = prober.run()
+    finally:
+        v4.close()
+        v6.close()
+    assert [address for _packet, address in v4.sent] == addresses[:50] * 3
+    assert [address for _packet, address in v6.sent] == addresses[50:] * 3
+    # One packet per round and family, the same for every target; the sequence is the round.
+    for family_socket in (v4, v6):
+        packets = [packet for packet, _address in family_socket.sent]
+        assert [struct.unpack("!H", packet[6:8])[0] for packet in packets[::50]] == [0, 1, 2]
+        assert all(packets[round_start] == packets[round_start + 49] for round_start in (0, 50, 100))
+        assert len(packets[0]) == 8 + 56
+        assert family_socket.payload_size == 56
+    assert all(result["received"] == 3 and result["loss"] == 0.0 for result in results.values())
+    assert results["198.18.0.1"]["rtts_ms"] == [0.08, 0.08, 0.08]
+    assert prober.ledger.outstanding == 0
+
+
+def test_silent_and_refused_targets_are_lost_others_measured():
+    v4 = EchoingSocket(4, 0x1111, silent={"198.18.0.2"}, refuse={"198.18.0.3"})
+    try:
+        results = _probe.Prober(["198.18.0.1", "198.18.0.2", "198.18.0.3"], 2, 0.001, 0.05, 16, {4: v4}).run()
+    finally:
+        v4.close()
+    assert (results["198.18.0.1"]["received"], results["198.18.0.1"]["error"]) == (2, None)
+    assert (results["198.18.0.2"]["sent"], results["198.18.0.2"]["loss"], results["198.18.0.2"]["error"]) == (2, 1.0, None)
+    assert (results["198.18.0.3"]["sent"], results["198.18.0.3"]["loss"]) == (2, 1.0)
+    assert results["198.18.0.3"]["error"] == "send failed: Operation not permitted"
+
+
+def test_measure_reports_bad_addresses_per_target_and_probes_the_rest(monkeypatch):
+    opened = {}
+
+    def open_sockets(families, privileged, sources, interface):
+        opened.update(families=families, privileged=privileged, sources=sources, interface=interface)
+        return {4: EchoingSocket(4, 0x1111)}
+
+    monkeypatch.setattr(_probe, "open_sockets", open_sockets)
+    latency = _probe.measure("n1", [{"name": "n2", "address": ["198.18.0.12", "not-an-address"]}, "198.18.0.12"],
+                             count=2, interval=0.001, timeout=0.5, payload_size=56, privileged="auto",
+                             interface="eth0", sources=["198.18.0.11"])
+    assert opened == {"families": {4}, "privileged": "auto", "sources": ["198.18.0.11"], "interface": "eth0"}
+    assert latency["source"] == "n1"
+    assert latency["settings"] == {"count": 2, "interval": 0.001, "timeout": 0.5, "payload_size": 56,
+                                   "privileged": True, "interface": "eth0", "source": ["198.18.0.11"]}
+    assert [peer["name"] for peer in latency["peers"]] == ["n2", "198.18.0.12"]
+    good, bad = latency["peers"][0]["targets"]
+    assert (good["address"], good["family"], good["received"], good["loss"]) == ("198.18.0.12", "ipv4", 2, 0.0)
+    assert bad["family"] is None
+    assert bad["error"].startswith("bad address: ")
+    assert (bad["sent"], bad["received"], bad["loss"], bad["rtts_ms"]) == (0, 0, 1.0, [])
+    # The same address for two peers is probed once and reported for both.
+    assert latency["peers"][1]["targets"][0]["rtts_ms"] == good["rtts_ms"]
+
+
+def test_measure_without_targets_opens_no_socket(monkeypatch):
+    monkeypatch.setattr(_probe, "open_sockets", lambda *args: pytest.fail("no socket is needed"))
+    latency = _probe.measure("n1", [], 3, 0.2, 1.0, 56)
+    assert latency["peers"] == []
+    assert latency["settings"]["privileged"] == "auto"
+
+
+class RefusingSocket:
+    def __init__(self, address=None, privileged=True):
+        raise _probe.SocketPermissionError(privileged)
+
+
+@pytest.mark.parametrize("privileged, expected", [
+    ("auto", r"cannot open an ICMP socket: raw ICMP sockets need CAP_NET_RAW .* net\.ipv4\.ping_group_range"),
+    (True, r"cannot open a raw ICMP socket: raw ICMP sockets need CAP_NET_RAW .*; or set privileged to auto or false"),
+    (False, r"cannot open an unprivileged ICMP socket: .*ping_group_range, which is '.*' here"),
+])
+def test_no_permission_says_which_capability_or_sysctl(monkeypatch, privileged, expected):
+    monkeypatch.setattr(_probe, "ICMPv4Socket", RefusingSocket)
+    with pytest.raises(NlmError, match=expected):
+        _probe.open_sockets({4}, privileged)
+
+
+def test_auto_falls_back_to_datagram_sockets(monkeypatch):
+    tried = []
+
+    class RawRefused(RefusingSocket):
+        def __init__(self, address=None, privileged=True):
+            tried.append(privileged)
+            if privileged:
+                super().__init__(address, privileged)
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+        def close(self):
+            self.sock.close()
+
+    monkeypatch.setattr(_probe, "ICMPv4Socket", RawRefused)
+    monkeypatch.setattr(_probe.FamilySocket, "_configure", lambda self, source, interface: self.sock.bind(("127.0.0.1", 0)))
+    sockets = _probe.open_sockets({4}, "auto")
+    try:
+        assert tried == [True, False]
+        assert sockets[4].privileged is False
+        assert sockets[4].identifier == sockets[4].sock.getsockname()[1]
+    finally:
+        sockets[4].close()
+
+
+def test_two_sources_of_one_family_are_refused():
+    with pytest.raises(NlmError, match="more than one source address for IPv4"):
+        _probe.open_sockets({4}, "auto", ["198.18.0.11", "198.18.0.12"])

@@ -1,0 +1,60 @@
+"""Statistics and time stamps of probe results."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _probe_stats as stats
+
+MS = 1_000_000
+
+
+def test_summary_without_samples_is_all_null():
+    assert stats.rtt_summary([]) == {
+        "min_rtt_ms": None, "avg_rtt_ms": None, "max_rtt_ms": None,
+        "median_rtt_ms": None, "stddev_rtt_ms": None, "jitter_ms": None,
+    }
+
+
+def test_summary_of_one_sample_has_no_jitter():
+    assert stats.rtt_summary([250_000]) == {
+        "min_rtt_ms": 0.25, "avg_rtt_ms": 0.25, "max_rtt_ms": 0.25,
+        "median_rtt_ms": 0.25, "stddev_rtt_ms": 0.0, "jitter_ms": None,
+    }
+
+
+def test_summary_in_milliseconds():
+    # 1, 3, 2, 6 ms: mean 3; deviations -2, 0, -1, 3 -> variance 14/4; jitter (2 + 1 + 4) / 3.
+    summary = stats.rtt_summary([1 * MS, 3 * MS, 2 * MS, 6 * MS])
+    assert summary["min_rtt_ms"] == 1.0
+    assert summary["max_rtt_ms"] == 6.0
+    assert summary["avg_rtt_ms"] == 3.0
+    assert summary["median_rtt_ms"] == 2.5
+    assert summary["stddev_rtt_ms"] == pytest.approx((14 / 4) ** 0.5, abs=1e-6)
+    assert summary["jitter_ms"] == pytest.approx(7 / 3, abs=1e-6)
+
+
+def test_median_of_odd_count():
+    assert stats.rtt_summary([5 * MS, 1 * MS, 9 * MS])["median_rtt_ms"] == 5.0
+
+
+def test_nanoseconds_survive_in_milliseconds():
+    assert stats.rtts_ms([1, 48_123, 50_000_001]) == [0.000001, 0.048123, 50.000001]
+
+
+@pytest.mark.parametrize("sent, received, loss", [(3, 3, 0.0), (3, 0, 1.0), (3, 2, 0.333333), (0, 0, 1.0)])
+def test_loss_ratio(sent, received, loss):
+    assert stats.loss_ratio(sent, received) == loss
+
+
+def test_rfc3339_is_utc_with_microseconds():
+    stamp = stats.rfc3339(1_764_111_600_123_456_789)
+    assert stamp == "2025-11-25T23:00:00.123456Z"
+    parsed = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert parsed.timestamp() == pytest.approx(1_764_111_600.123456, abs=1e-6)
+
+
+def test_rfc3339_keeps_none():
+    assert stats.rfc3339(None) is None
