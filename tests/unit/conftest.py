@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -65,11 +66,12 @@ def run_module(monkeypatch):
             return binaries.get(name, "/usr/sbin/" + name)
 
         def fake_exit_json(self, **result):
-            raise _ModuleExit(result)
+            raise _ModuleExit(dict(result, warnings=list(warnings.get_warning_messages())))
 
         def fake_fail_json(self, msg, **result):
             raise _ModuleExit(dict(result, failed=True, msg=msg))
 
+        monkeypatch.setattr(warnings, "_global_warnings", {})
         monkeypatch.setattr(basic.AnsibleModule, "run_command", fake_run_command)
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", fake_get_bin_path)
         monkeypatch.setattr(basic.AnsibleModule, "exit_json", fake_exit_json)
