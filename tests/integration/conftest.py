@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "lab"))
+import nlmlab  # lab/ is on the path through pytest.ini
 
-import nlmlab  # noqa: E402  (the lab lives outside the collection's Python packages)
+REPO = Path(__file__).resolve().parents[2]
 
 VENV_BIN = REPO / ".venv" / "bin"
 
