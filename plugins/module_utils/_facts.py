@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodelatency.monitor contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What nlm_facts discovers: the gateway and transport interfaces and the firewall.
+
+Interfaces are read with pyroute2 into plain Interface tuples; choosing the
+transport interface and judging firewall output are pure functions of those and
+of command output, so unit tests need no kernel.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+from collections import namedtuple
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import parse_save, variant_of_version
+
+# rtnetlink address scopes
+SCOPE_LINK = 253
+
+Interface = namedtuple("Interface", "name index state mtu addresses")
+Interface.__doc__ = """A network interface: name, index, operational state, MTU and
+its addresses as (ipaddress.ip_interface, scope) pairs."""
+
+
+# --- interfaces -------------------------------------------------------------------
+
+def read_interfaces(ipr):
+    """Every interface of the current network namespace, in index order."""
+    addresses = {}
+    for message in ipr.get_addr():
+        address = message.get_attr("IFA_LOCAL") or message.get_attr("IFA_ADDRESS")
+        if address:
+            addresses.setdefault(message["index"], []).append(
+                (ipaddress.ip_interface("%s/%d" % (address, message["prefixlen"])), message["scope"]))
+    interfaces = [Interface(link.get_attr("IFLA_IFNAME"), link["index"], link.get_attr("IFLA_OPERSTATE"),
+                            link.get_attr("IFLA_MTU"), addresses.get(link["index"], []))
+                  for link in ipr.get_links()]
+    return sorted(interfaces, key=lambda interface: interface.index)
+
+
+def default_route_source(ipr, interfaces):
+    """The address the node sends from by default: the preferred source of the IPv4
+    default route (else IPv6), or the first address of the route's interface."""
+    by_index = {interface.index: interface for interface in interfaces}
+    for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
+        for route in ipr.get_default_routes(family=family):
+            source = route.get_attr("RTA_PREFSRC")
+            if source:
+                return ipaddress.ip_address(source)
+            interface = by_index.get(route.get_attr("RTA_OIF"))
+            for address, scope in (interface.addresses if interface else []):
+                if address.version == version and scope != SCOPE_LINK:
+                    return address.ip
+    return None
+
+
+def interface_report(interfaces, name):
+    """The facts of interface ``name``; ``exists`` false when there is none."""
+    interface = next((candidate for candidate in interfaces if candidate.name == name), None)
+    if interface is None:
+        return {"name": name, "exists": False, "index": None, "state": None, "mtu": None, "ipv4": [], "ipv6": []}
+    usable = [address for address, scope in interface.addresses if scope != SCOPE_LINK]
+    return {
+        "name": name, "exists": True, "index": interface.index, "state": interface.state, "mtu": interface.mtu,
+        "ipv4": [str(address) for address in usable if address.version == 4],
+        "ipv6": [str(address) for address in usable if address.version == 6],
+    }
+
+
+def select_transport(interfaces, explicit=None, cidrs=None, node_ip=None):
+    """Choose the transport interface as Antrea does: the explicit name; else the first
+    interface holding an address in the first matching CIDR of ``cidrs``; else the
+    interface holding ``node_ip``. Returns ``(name or None, selected_by)``."""
+    if explicit:
+        return explicit, "transport_interface"
+    for cidr in cidrs or []:
+        network = ipaddress.ip_network(cidr, strict=False)
+        for interface in interfaces:
+            if any(address.ip in network for address, _scope in interface.addresses):
+                return interface.name, "transport_interface_cidrs"
+    if cidrs:
+        return None, "transport_interface_cidrs"
+    if node_ip is not None:
+        for interface in interfaces:
+            if any(address.ip == node_ip for address, _scope in interface.addresses):
+                return interface.name, "node_ip"
+        return None, "node_ip"
+    return None, "none"
+
+
+def input_problems(params):
+    """Every problem with nlm_facts' address options, before anything runs."""
+    problems = []
+    for cidr in params.get("transport_interface_cidrs") or []:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            problems.append("transport_interface_cidrs: %r is not a CIDR such as 198.18.0.0/16" % cidr)
+    if params.get("node_ip"):
+        try:
+            ipaddress.ip_address(params["node_ip"])
+        except ValueError:
+            problems.append("node_ip: %r is not an IP address" % params["node_ip"])
+    return problems
+
+
+# --- firewall -----------------------------------------------------------------------
+
+def holds_rules(save_text):
+    """Whether an iptables-save output holds any rule, user chain or non-ACCEPT policy."""
+    for table in parse_save(save_text).values():
+        for chain in table.chains.values():
+            if chain.rules or chain.policy not in ("ACCEPT",):
+                return True
+    return False
+
+
+def native_base_chains(nft_json_text, xtables_tables):
+    """Base chains on the input and output hooks of nftables tables that iptables-nft
+    does not manage. ``xtables_tables`` holds (nft family, table) pairs iptables-nft uses."""
+    chains = []
+    for item in json.loads(nft_json_text).get("nftables", []):
+        chain = item.get("chain")
+        if not chain or chain.get("hook") not in ("input", "output"):
+            continue
+        if (chain["family"], chain["table"]) in xtables_tables:
+            continue
+        chains.append({"family": chain["family"], "table": chain["table"], "chain": chain["name"],
+                       "hook": chain["hook"], "priority": chain.get("prio"), "policy": chain.get("policy")})
+    return chains
+
+
+def firewalld_running(proc="/proc"):
+    """Whether a process named firewalld runs (in any network namespace)."""
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "comm")) as comm:
+                if comm.read().strip() == "firewalld":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+_NFT_FAMILY = {"iptables": "ip", "ip6tables": "ip6"}
+
+
+class FirewallProbe(object):
+    """Asks the iptables and nft commands which firewall is in use."""
+
+    def __init__(self, module):
+        self._module = module
+        self._paths = {name: module.get_bin_path(name) for name in (
+            "iptables", "nft", "iptables-nft-save", "ip6tables-nft-save",
+            "iptables-legacy-save", "ip6tables-legacy-save")}
+
+    def _run(self, argv):
+        rc, stdout, stderr = self._module.run_command(argv)
+        if rc != 0:
+            advice = ("run the task as root (become: true)"
+                      if "Permission denied" in stderr or "must be root" in stderr else "see stderr")
+            raise NlmError("%s failed (rc=%d): %s" % (" ".join(argv), rc, advice), stderr=stderr, rc=rc)
+        return stdout
+
+    def _saves(self, variant):
+        """{command prefix: save output} of both families of one iptables variant."""
+        outputs = {}
+        for prefix in ("iptables", "ip6tables"):
+            path = self._paths["%s-%s-save" % (prefix, variant)]
+            if path:
+                outputs[prefix] = self._run([path])
+        return outputs
+
+    def report(self):
+        iptables = {"backend": None, "version": None, "other_backend": None, "other_backend_has_rules": False}
+        if self._paths["iptables"]:
+            version = self._run([self._paths["iptables"], "--version"]).strip()
+            variant = variant_of_version(version)
+            iptables["version"] = version
+            iptables["backend"] = {"iptables-nft": "nft", "iptables-legacy": "legacy"}.get(variant)
+        nft_saves = self._saves("nft")
+        if iptables["backend"] is not None:
+            other = "legacy" if iptables["backend"] == "nft" else "nft"
+            iptables["other_backend"] = other
+            other_saves = nft_saves if other == "nft" else self._saves("legacy")
+            iptables["other_backend_has_rules"] = any(holds_rules(text) for text in other_saves.values())
+        xtables_tables = {(_NFT_FAMILY[prefix], table) for prefix, text in nft_saves.items()
+                          for table in parse_save(text)}
+        nftables = {"available": self._paths["nft"] is not None, "base_chains": [],
+                    "has_input_output_base_chains": False}
+        if self._paths["nft"]:
+            chains = native_base_chains(self._run([self._paths["nft"], "-j", "list", "chains"]), xtables_tables)
+            nftables["base_chains"] = chains
+            nftables["has_input_output_base_chains"] = bool(chains)
+        return {"iptables": iptables, "nftables": nftables, "firewalld_running": firewalld_running()}
+
+
+def gather(module, ipr_class):
+    """The ``nlm`` facts; ``ipr_class`` is pyroute2's IPRoute."""
+    params = module.params
+    with ipr_class() as ipr:
+        interfaces = read_interfaces(ipr)
+        node_ip = ipaddress.ip_address(params["node_ip"]) if params.get("node_ip") else None
+        node_ip_source = "node_ip" if node_ip is not None else None
+        if node_ip is None and not params.get("transport_interface") and not params.get("transport_interface_cidrs"):
+            node_ip = default_route_source(ipr, interfaces)
+            node_ip_source = "default_route" if node_ip is not None else None
+    name, selected_by = select_transport(interfaces, params.get("transport_interface"),
+                                         params.get("transport_interface_cidrs"), node_ip)
+    if selected_by == "node_ip" and node_ip_source == "default_route":
+        selected_by = "default_route"
+    transport = interface_report(interfaces, name) if name else {
+        "name": None, "exists": False, "index": None, "state": None, "mtu": None, "ipv4": [], "ipv6": []}
+    transport.update(selected_by=selected_by, node_ip=str(node_ip) if node_ip is not None else None)
+    return {
+        "gateway_interface": interface_report(interfaces, params["gateway_interface"]),
+        "transport_interface": transport,
+        "firewall": FirewallProbe(module).report(),
+    }

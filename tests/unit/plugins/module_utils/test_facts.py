@@ -1,0 +1,85 @@
+"""Choosing the transport interface and judging firewall output, without a kernel."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import (
+    Interface,
+    holds_rules,
+    input_problems,
+    interface_report,
+    native_base_chains,
+    select_transport,
+)
+
+
+def addresses(*specs):
+    return [(ipaddress.ip_interface(spec), 253 if spec.startswith("fe80") else 0) for spec in specs]
+
+
+INTERFACES = [
+    Interface("lo", 1, "UNKNOWN", 65536, addresses("127.0.0.1/8", "::1/128")),
+    Interface("eth0", 2, "UP", 1500, addresses("198.18.0.1/24", "2001:db8::1/64", "fe80::1/64")),
+    Interface("eth1", 3, "UP", 1500, addresses("198.19.0.1/24")),
+    Interface("antrea-gw0", 4, "UP", 1450, addresses("198.18.1.1/24", "2001:db8:1::1/64")),
+]
+
+
+def test_interface_report_lists_addresses_with_prefix_without_link_local():
+    assert interface_report(INTERFACES, "eth0") == {
+        "name": "eth0", "exists": True, "index": 2, "state": "UP", "mtu": 1500,
+        "ipv4": ["198.18.0.1/24"], "ipv6": ["2001:db8::1/64"]}
+
+
+def test_a_missing_interface_is_reported_not_raised():
+    assert interface_report(INTERFACES, "antrea-gw1") == {
+        "name": "antrea-gw1", "exists": False, "index": None, "state": None, "mtu": None, "ipv4": [], "ipv6": []}
+
+
+@pytest.mark.parametrize("kwargs,expected", [
+    ({"explicit": "eth9"}, ("eth9", "transport_interface")),
+    ({"explicit": "eth1", "cidrs": ["198.18.0.0/24"]}, ("eth1", "transport_interface")),
+    ({"cidrs": ["198.19.0.0/16"]}, ("eth1", "transport_interface_cidrs")),
+    ({"cidrs": ["2001:db8::/64", "198.19.0.0/16"]}, ("eth0", "transport_interface_cidrs")),
+    ({"cidrs": ["198.18.0.0/15"]}, ("eth0", "transport_interface_cidrs")),
+    ({"cidrs": ["203.0.113.0/24"], "node_ip": ipaddress.ip_address("198.19.0.1")},
+     (None, "transport_interface_cidrs")),
+    ({"node_ip": ipaddress.ip_address("198.19.0.1")}, ("eth1", "node_ip")),
+    ({"node_ip": ipaddress.ip_address("2001:db8:1::1")}, ("antrea-gw0", "node_ip")),
+    ({"node_ip": ipaddress.ip_address("203.0.113.1")}, (None, "node_ip")),
+    ({}, (None, "none")),
+])
+def test_transport_interface_is_chosen_as_antrea_does(kwargs, expected):
+    assert select_transport(INTERFACES, **kwargs) == expected
+
+
+def test_bad_cidrs_and_node_ips_are_named():
+    problems = input_problems({"transport_interface_cidrs": ["198.18.0.0/24", "nonsense"], "node_ip": "1.2.3"})
+    assert problems == ["transport_interface_cidrs: 'nonsense' is not a CIDR such as 198.18.0.0/16",
+                        "node_ip: '1.2.3' is not an IP address"]
+
+
+@pytest.mark.parametrize("name", ["nft-ipv4.save", "legacy-ipv6.save", "nft-ipv4-counters.save"])
+def test_a_hardened_ruleset_holds_rules(fixture_text, name):
+    assert holds_rules(fixture_text("iptables/" + name)) is True
+
+
+def test_empty_or_default_rulesets_hold_none(fixture_text):
+    assert holds_rules(fixture_text("iptables/nft-ipv4-empty.save")) is False
+    assert holds_rules("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n") is False
+    assert holds_rules("*filter\n:INPUT DROP [0:0]\nCOMMIT\n") is True
+
+
+def test_native_base_chains_leave_out_the_iptables_nft_tables(fixture_text):
+    listing = fixture_text("iptables/nft-list-chains.json")
+    xtables = {("ip", "filter"), ("ip", "nat"), ("ip6", "filter"), ("ip6", "nat")}
+    assert native_base_chains(listing, xtables) == [
+        {"family": "inet", "table": "native", "chain": "input", "hook": "input", "priority": 0, "policy": "drop"},
+        {"family": "inet", "table": "native", "chain": "output", "hook": "output", "priority": 0,
+         "policy": "accept"},
+    ]
+    # without knowing the iptables-nft tables, their INPUT/OUTPUT count as well
+    assert len(native_base_chains(listing, set())) == 6
