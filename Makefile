@@ -32,7 +32,7 @@ help:
 	@scripts/setup-system.sh
 	@touch $@
 
-$(VENV)/.installed: requirements.txt requirements-node.txt
+$(VENV)/.installed: requirements.txt roles/nlm/files/requirements-node.txt
 	@mkdir -p .cache
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "setup: installing Python packages into $(VENV)"
