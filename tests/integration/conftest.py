@@ -68,13 +68,23 @@ def module_lab_factory(tmp_path_factory):
         factory.teardown()
 
 
-def _run_ansible(args: list[str], inventory, program: str = "ansible", timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run an ansible command line (ansible, ansible-playbook, ansible-inventory) on inventory."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run([str(VENV_BIN / program), "-i", str(inventory), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+@pytest.fixture(scope="session")
+def ansible_environment() -> dict[str, str]:
+    """Environment under which ansible (also when testinfra starts it) uses this checkout."""
+    return {
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
 
 
 @pytest.fixture(scope="session")
-def run_ansible():
-    return _run_ansible
+def run_ansible(ansible_environment):
+    """run_ansible(args, inventory, program="ansible") runs ansible, ansible-playbook or ansible-inventory."""
+
+    def run(args: list[str], inventory, program: str = "ansible", timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([str(VENV_BIN / program), "-i", str(inventory), *args], cwd=REPO,
+                              env={**os.environ, **ansible_environment}, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    return run
