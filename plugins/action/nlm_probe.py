@@ -38,22 +38,16 @@ def _as_list(value):
     return [value]
 
 
-def _plain_address(value):
-    """'198.18.1.1' from '198.18.1.1', '198.18.1.1/24' or {'address': ...}."""
-    if isinstance(value, dict):
-        value = value.get("address")
-    return str(value).split("/", 1)[0] if value else None
-
-
 def _nlm_facts_addresses(nlm, kind):
-    """Addresses of the gateway or transport interface in a peer's ansible_facts.nlm (from nlm_facts)."""
-    interface = nlm.get(kind) if isinstance(nlm, dict) else None
+    """Addresses of the gateway or transport interface in a peer's ansible_facts.nlm (from nlm_facts).
+
+    nlm_facts lists them with their prefix length ('198.18.1.1/24').
+    """
+    interface = nlm.get("%s_interface" % kind) if isinstance(nlm, dict) else None
     if not isinstance(interface, dict):
         return []
-    addresses = []
-    for family in ("ipv4", "ipv6"):
-        addresses.extend(_plain_address(item) for item in _as_list(interface.get(family)))
-    return [address for address in addresses if address]
+    return [str(address).split("/", 1)[0]
+            for family in ("ipv4", "ipv6") for address in _as_list(interface.get(family))]
 
 
 def _address_sources(host_vars, kind):

@@ -39,18 +39,22 @@ requirements:
   - icmplib >= 3.0.4 on the node
   - Linux; raw ICMP sockets need C(CAP_NET_RAW), datagram ICMP sockets need
     the process's group inside C(net.ipv4.ping_group_range)
+extends_documentation_fragment:
+  - nodelatency.monitor.attributes
+  - nodelatency.monitor.attributes.INFO_MODULE
+  - nodelatency.monitor.attributes.FACTS
 attributes:
-  check_mode:
-    support: full
-    description: The module only measures, in check mode as well.
-  diff_mode:
-    support: none
   idempotent:
     support: full
-    description: The module never changes anything; results differ between runs as the network does.
+    details:
+      - The module never changes anything; its results differ between runs as the network does.
+  facts:
+    support: full
   action:
     support: full
-    description: Peers and addresses are resolved on the controller by the action plugin.
+    description: Indicates this has a corresponding action plugin so some parts of the work can be done on the controller.
+    details:
+      - Peers and their addresses are resolved on the controller.
 options:
   targets:
     description:
@@ -118,7 +122,7 @@ options:
       - Action plugin. Which addresses of a peer to probe. V(gateway) uses the
         gateway interface's addresses (C(antrea-gw0)), V(transport) the
         transport interface's.
-      - V(auto) follows the peer's C(nlm_traffic_mode) as Antrea does:
+      - V(auto) follows the peer's C(nlm_traffic_mode) as Antrea does, with
         transport addresses in C(networkPolicyOnly) mode, gateway addresses
         in C(encap), C(noEncap) and C(hybrid) mode; without a traffic mode,
         gateway addresses when known, else transport addresses.

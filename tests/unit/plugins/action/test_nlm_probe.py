@@ -18,8 +18,8 @@ LAB_HOST = {
     "nlm_transport_ipv6": "2001:db8::c",
 }
 NLM_FACTS = {"nlm": {
-    "gateway": {"name": "antrea-gw0", "ipv4": ["198.19.7.1/24"], "ipv6": [{"address": "2001:db8:1:7::1", "prefixlen": 64}]},
-    "transport": {"name": "eth0", "ipv4": ["198.18.0.17/24"], "ipv6": []},
+    "gateway_interface": {"name": "antrea-gw0", "exists": True, "ipv4": ["198.19.7.1/24"], "ipv6": ["2001:db8:1:7::1/64"]},
+    "transport_interface": {"name": "eth0", "exists": True, "ipv4": ["198.18.0.17/24"], "ipv6": []},
 }}
 DEFAULT_FACTS = {"default_ipv4": {"address": "198.18.5.5"}, "default_ipv6": {"address": "2001:db8:5::5"}}
 

@@ -1,0 +1,250 @@
+"""nlm_probe on the lab: real namespaces, real firewalls, real ICMP.
+
+Labs are module-scoped: one without a firewall (with injected delay on two links),
+one whose firewall drops ICMP echo, one whose firewall rejects it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.lab
+
+MODULE = "ansible_collections.nodelatency.monitor.plugins.modules.nlm_probe"
+RESULT_HEADER = re.compile(r"^(\S+) \| ([A-Z!]+) => ", re.MULTILINE)
+# n1-n2 and n1-n3 carry injected delay; n2-n3 none.
+DELAYS_MS = {("n2", "n3"): 0.0, ("n1", "n2"): 5.0, ("n1", "n3"): 50.0}
+
+
+def adhoc(run_ansible, lab, module="nodelatency.monitor.nlm_probe", args=None, limit="all"):
+    """Run `ansible <limit> -m module -a args` on the lab; returns ({host: result}, CompletedProcess).
+
+    With a limit, the play holds only the limited hosts: the peers come from the lab's group then.
+    """
+    argv = [limit, "-m", module]
+    if limit != "all":
+        args = dict({"peers": "nlm_nodes"}, **(args or {}))
+    if args is not None:
+        argv += ["-a", json.dumps(args)]
+    process = run_ansible(argv, lab.inventory_path)
+    results = {}
+    headers = list(RESULT_HEADER.finditer(process.stdout))
+    decoder = json.JSONDecoder()
+    for header in headers:
+        results[header.group(1)], _end = decoder.raw_decode(process.stdout, header.end())
+        results[header.group(1)]["status"] = header.group(2)
+    assert results, "no result in ansible output:\n%s\n%s" % (process.stdout, process.stderr)
+    return results, process
+
+
+def latency(result):
+    assert result["status"] == "SUCCESS", result
+    assert result["changed"] is False
+    return result["ansible_facts"]["nlm_latency"]
+
+
+def targets_by_peer(facts):
+    return dict((peer["name"], peer["targets"]) for peer in facts["peers"])
+
+
+@pytest.fixture(scope="module")
+def open_lab(module_lab_factory, monkeypatch_module):
+    monkeypatch_module.setenv("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
+    return module_lab_factory(nodes=3, firewall="none", mode="encap",
+                              delay="n1-n2=%gms,n1-n3=%gms" % (DELAYS_MS[("n1", "n2")], DELAYS_MS[("n1", "n3")]))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.mark.parametrize("module", ["nodelatency.monitor.nlm_probe", "nlm_probe"])
+def test_every_node_reaches_both_peers_on_both_families(open_lab, run_ansible, module):
+    results, process = adhoc(run_ansible, open_lab, module)
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert sorted(results) == ["n1", "n2", "n3"]
+    for name, result in results.items():
+        facts = latency(result)
+        assert facts["source"] == name
+        node_peers = targets_by_peer(facts)
+        assert sorted(node_peers) == sorted({"n1", "n2", "n3"} - {name})
+        for peer_name, targets in node_peers.items():
+            peer = open_lab.node(peer_name)
+            # encap mode: the peers' gateway addresses, as Antrea probes them.
+            assert [(t["address"], t["family"]) for t in targets] == [
+                (peer.gateway_ipv4, "ipv4"), (peer.gateway_ipv6, "ipv6")]
+            for target in targets:
+                assert (target["sent"], target["received"], target["loss"], target["error"]) == (3, 3, 0.0, None)
+                assert len(target["rtts_ms"]) == 3 and all(rtt > 0 for rtt in target["rtts_ms"])
+                assert target["last_recv_time"] >= target["last_send_time"]
+
+
+def test_transport_addresses_on_request(open_lab, run_ansible):
+    results, _process = adhoc(run_ansible, open_lab, args={"target": "transport", "count": 1}, limit="n2")
+    targets = targets_by_peer(latency(results["n2"]))
+    for peer_name in ("n1", "n3"):
+        peer = open_lab.node(peer_name)
+        assert [t["address"] for t in targets[peer_name]] == [peer.transport_ipv4, peer.transport_ipv6]
+        assert all(t["received"] == 1 for t in targets[peer_name])
+
+
+def test_bound_to_the_gateway_interface(open_lab, run_ansible):
+    results, _process = adhoc(run_ansible, open_lab, args={"interface": "antrea-gw0", "count": 1}, limit="n2")
+    facts = latency(results["n2"])
+    assert facts["settings"]["interface"] == "antrea-gw0"
+    assert all(t["received"] == 1 for targets in targets_by_peer(facts).values() for t in targets)
+
+
+def test_bound_to_an_interface_without_a_route_loses_everything(open_lab, run_ansible):
+    results, process = adhoc(run_ansible, open_lab, args={"interface": "lo", "count": 1, "timeout": 0.3}, limit="n2")
+    assert process.returncode == 0
+    for targets in targets_by_peer(latency(results["n2"])).values():
+        assert all(t["received"] == 0 and t["loss"] == 1.0 for t in targets)
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"interface": "nosuch0"}, "nlm_probe: interface nosuch0 does not exist"),
+    ({"interface": "bad/name"}, "nlm_probe: interface name 'bad/name' contains '/'"),
+    ({"source": ["198.18.99.99"]}, "nlm_probe: source 198.18.99.99 is not an address of this host"),
+    ({"peers": ["n2", "n7"]}, "nlm_probe: peers lists hosts the inventory does not have: n7"),
+])
+def test_bad_input_fails_with_a_clear_message(open_lab, run_ansible, args, message):
+    results, process = adhoc(run_ansible, open_lab, args=args, limit="n1")
+    assert process.returncode != 0
+    assert results["n1"]["status"] == "FAILED!"
+    assert message in results["n1"]["msg"]
+
+
+def test_unprivileged_datagram_sockets_where_ping_group_range_allows(open_lab, run_ansible):
+    node = open_lab.node("n3")
+    ping_range = ["sysctl", "-n", "net.ipv4.ping_group_range"]
+    before = open_lab.run(node, ping_range).stdout.split()
+    try:
+        open_lab.run(node, ["sysctl", "-qw", "net.ipv4.ping_group_range=1 0"])
+        results, process = adhoc(run_ansible, open_lab, args={"privileged": False}, limit="n3")
+        assert process.returncode != 0
+        assert "net.ipv4.ping_group_range, which is '1 0' here" in results["n3"]["msg"]
+
+        open_lab.run(node, ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
+        results, process = adhoc(run_ansible, open_lab, args={"privileged": False, "count": 2}, limit="n3")
+        facts = latency(results["n3"])
+        assert facts["settings"]["privileged"] is False
+        assert all(t["received"] == 2 for targets in targets_by_peer(facts).values() for t in targets)
+    finally:
+        open_lab.run(node, ["sysctl", "-qw", "net.ipv4.ping_group_range=%s" % " ".join(before)])
+
+
+def module_command(node, args, directory):
+    """argv running the module's own code inside node's namespace, without Ansible around it."""
+    args_file = directory / ("args-%s.json" % node.name)
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    return ["ip", "netns", "exec", node.netns, "env", "PYTHONPATH=%s" % (REPO / ".collections"),
+            sys.executable, "-m", MODULE, str(args_file)]
+
+
+def run_module_in(node, args, directory, timeout=120):
+    process = subprocess.run(module_command(node, args, directory), capture_output=True, text=True,
+                             timeout=timeout, check=False)
+    return json.loads(process.stdout)
+
+
+def test_concurrent_runs_on_one_node_keep_their_own_replies(open_lab, tmp_path):
+    node = open_lab.node("n2")
+    peers = [open_lab.node("n3").gateway_ipv4, open_lab.node("n3").gateway_ipv6]
+    args = {"targets": peers, "count": 20, "interval": 0.01, "privileged": True}
+    argv = module_command(node, args, tmp_path)
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    try:
+        outputs = [json.loads(run.stdout.read()) for run in runs]
+    finally:
+        for run in runs:
+            run.stdout.close()
+            run.wait(timeout=60)
+    for output in outputs:
+        for target in output["ansible_facts"]["nlm_latency"]["peers"][0]["targets"]:
+            assert (target["sent"], target["received"], target["duplicates"], target["late"]) == (20, 20, 0, 0)
+
+
+def iputils_rtts(lab, node, address, count, interval):
+    output = lab.run(node, ["ping", "-n", "-c", str(count), "-i", str(interval), address], timeout=60).stdout
+    return [float(match) for match in re.findall(r"time=([0-9.]+) ms", output)]
+
+
+@pytest.mark.parametrize("link", sorted(DELAYS_MS), ids=lambda link: "%s-%s" % link)
+def test_median_rtt_agrees_with_iputils_ping(open_lab, link, tmp_path):
+    source, peer = open_lab.node(link[0]), open_lab.node(link[1])
+    count, interval = 20, 0.05
+    ping_rtts = iputils_rtts(open_lab, source, peer.gateway_ipv4, count, interval)
+    facts = run_module_in(source, {"targets": [peer.gateway_ipv4], "count": count, "interval": interval}, tmp_path)
+    target = facts["ansible_facts"]["nlm_latency"]["peers"][0]["targets"][0]
+    assert len(ping_rtts) == count and target["received"] == count
+    ours, theirs = statistics.median(target["rtts_ms"]), statistics.median(ping_rtts)
+    delay = DELAYS_MS[link]
+    # Generous bounds for a noisy shared machine; the benchmark reports the exact figures.
+    allowed = 0.1 if delay == 0 else 0.05 * delay
+    assert abs(ours - theirs) <= allowed, "median %.4f ms, iputils ping %.4f ms" % (ours, theirs)
+    assert ours >= delay
+
+
+def test_one_thousand_targets_over_one_socket_per_family(open_lab, tmp_path):
+    prober, responder = open_lab.node("n2"), open_lab.node("n3")
+    addresses_v4 = ["198.18.%d.%d" % (64 + index // 250, 1 + index % 250) for index in range(500)]
+    addresses_v6 = ["2001:db8:64::%x" % (index + 1) for index in range(500)]
+    batch = ["address add %s/32 dev lo" % address for address in addresses_v4]
+    batch += ["address add %s/128 dev lo" % address for address in addresses_v6]
+    routes = ["route add 198.18.64.0/22 via %s" % responder.transport_ipv4,
+              "route add 2001:db8:64::/64 via %s" % responder.transport_ipv6]
+    open_lab.run(responder, ["ip", "-batch", "-"], input="\n".join(batch) + "\n")
+    open_lab.run(prober, ["ip", "-batch", "-"], input="\n".join(routes) + "\n")
+    try:
+        facts = run_module_in(prober, {"targets": addresses_v4 + addresses_v6, "count": 2, "interval": 0.2}, tmp_path)
+        targets = [peer["targets"][0] for peer in facts["ansible_facts"]["nlm_latency"]["peers"]]
+        assert len(targets) == 1000
+        assert [t["address"] for t in targets] == addresses_v4 + addresses_v6
+        assert all(t["received"] == 2 and t["error"] is None for t in targets)
+    finally:
+        open_lab.run(prober, ["ip", "-batch", "-"], input="\n".join("route del" + route[len("route add"):]
+                                                                  for route in routes) + "\n", check=False)
+        open_lab.run(responder, ["ip", "-batch", "-"], input="\n".join(
+            "address del" + line[len("address add"):] for line in batch) + "\n", check=False)
+
+
+@pytest.fixture(scope="module")
+def dropping_lab(module_lab_factory, monkeypatch_module):
+    monkeypatch_module.setenv("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
+    return module_lab_factory(nodes=3, firewall="iptables-nft", mode="encap")
+
+
+def test_dropping_firewall_means_total_loss_within_the_timeout_bound(dropping_lab, run_ansible):
+    args = {"count": 2, "interval": 0.2, "timeout": 0.5}
+    results, process = adhoc(run_ansible, dropping_lab, args=args)
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert sorted(results) == ["n1", "n2", "n3"]
+    for result in results.values():
+        facts = latency(result)
+        targets = [t for targets in targets_by_peer(facts).values() for t in targets]
+        assert len(targets) == 4
+        assert all((t["sent"], t["received"], t["loss"]) == (2, 0, 1.0) for t in targets)
+        # Each request waits its own timeout, all targets at once: the run ends
+        # timeout after the last round, whatever the number of targets.
+        assert facts["duration_seconds"] <= (args["count"] - 1) * args["interval"] + args["timeout"] + 1
+
+
+def test_rejecting_firewall_names_the_error_per_target(module_lab_factory, run_ansible, monkeypatch):
+    monkeypatch.setenv("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
+    lab = module_lab_factory(nodes=2, firewall="reject-tail", mode="encap")
+    results, process = adhoc(run_ansible, lab, args={"count": 1, "timeout": 0.5}, limit="n1")
+    assert process.returncode == 0, process.stdout + process.stderr
+    for target in targets_by_peer(latency(results["n1"]))["n2"]:
+        assert (target["received"], target["loss"]) == (0, 1.0)
+        assert target["error"], target
