@@ -91,7 +91,7 @@ _value:
     notes:
       description: The non-zero counts above in words, or V(no data) for a node without facts.
       type: str
-      sample: 1 lossy, 2 no reply
+      sample: 1 lossy, 2 no reply, 1 failed
 """
 
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import summarize

@@ -9,6 +9,7 @@ build_matrix() so that all of them agree on nodes, pairs and statuses.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 
@@ -50,8 +51,16 @@ def format_ms(value):
     return "%.0f" % value
 
 
+def parse_time(rfc3339):
+    """An aware datetime of an RFC 3339 time stamp as the probe writes them."""
+    # fromisoformat() reads a trailing Z only from Python 3.11 on.
+    return datetime.datetime.fromisoformat(str(rfc3339).replace("Z", "+00:00"))
+
+
 def is_matrix(data):
-    return isinstance(data, Mapping) and data.get("kind") == MATRIX_KIND
+    # Membership first: hostvars answers get() for a host it lacks with an
+    # undefined value that fails when looked at.
+    return isinstance(data, Mapping) and "kind" in data and data["kind"] == MATRIX_KIND
 
 
 def _facts_from(data, hosts):
@@ -62,9 +71,9 @@ def _facts_from(data, hosts):
         names = list(data) if hosts is None else [host for host in hosts if host in data]
         found = []
         for host in names:
-            fact = data[host].get("nlm_latency")
-            if fact is not None:
-                found.append(("nlm_latency of host %s" % host, fact))
+            variables = data[host]
+            if "nlm_latency" in variables and variables["nlm_latency"] is not None:
+                found.append(("nlm_latency of host %s" % host, variables["nlm_latency"]))
         return found
     if isinstance(data, (list, tuple)):
         return [("item %d" % index, fact) for index, fact in enumerate(data)]
@@ -197,6 +206,18 @@ def build_matrix(data, hosts=None):
     }
 
 
+def headline(matrix):
+    """Nodes, families and start of the run in one short line, shared by the renderings."""
+    line = "%d nodes, %d probed" % (len(matrix["nodes"]), len(matrix["probes"]))
+    if matrix["families"]:
+        line += ", " + "+".join(matrix["families"])
+    started = [parse_time(probe["started"]) for probe in matrix["probes"].values() if probe["started"]]
+    if started:
+        # Seconds tell runs apart, and the line then fits 80 columns.
+        line += ", started %s" % min(started).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return line
+
+
 def _mean(values):
     return sum(values) / len(values) if values else None
 
@@ -219,7 +240,7 @@ def summarize(matrix):
         pairs = [pair for pair in matrix["pairs"] if pair["source"] == node]
         answered = [pair for pair in pairs if pair["avg_rtt_ms"] is not None]
         counts = [(label, sum(1 for pair in pairs if pair["status"] == status))
-                  for label, status in (("lossy", STATUS_LOSSY), ("no reply", STATUS_DOWN), ("error", STATUS_ERROR))]
+                  for label, status in (("lossy", STATUS_LOSSY), ("no reply", STATUS_DOWN), ("failed", STATUS_ERROR))]
         sent = sum(pair["sent"] for pair in pairs)
         received = sum(pair["received"] for pair in pairs)
         rows.append({

@@ -16,6 +16,7 @@ from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import
     STATUS_MISSING,
     STATUS_OK,
     format_ms,
+    headline,
     summarize,
     worst_pairs,
 )
@@ -345,17 +346,11 @@ def render_html(matrix, title="Node latency", details_rows=200):
     for each of the 9900 pairs would bury the ones that matter.
     """
     scale = LogScale([pair["avg_rtt_ms"] for pair in matrix["pairs"] if pair["avg_rtt_ms"] is not None])
-    started = sorted(probe["started"] for probe in matrix["probes"].values() if probe["started"])
-    meta = "%d nodes, %d probed" % (len(matrix["nodes"]), len(matrix["probes"]))
-    if matrix["families"]:
-        meta += ", " + " and ".join(matrix["families"])
-    if started:
-        meta += ", started %s" % started[0]
     ranked = worst_pairs(matrix)
     environment = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     return environment.from_string(_TEMPLATE).render(
         title=title,
-        meta=meta,
+        meta=headline(matrix),
         summary=[_summary_row(row) for row in summarize(matrix)],
         heatmaps=[_heatmap(matrix, family, scale) for family in matrix["families"]],
         legend=_legend(scale),

@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-import datetime
-
-from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import natural_key
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import natural_key, parse_time
 
 _MS_PER_S = 1000.0
 # Nanoseconds, the resolution of the probe's clock; more digits are float noise.
@@ -17,11 +15,7 @@ _RTT_STATS = (("min", "min_rtt_ms"), ("avg", "avg_rtt_ms"), ("max", "max_rtt_ms"
 
 
 def _epoch_seconds(rfc3339):
-    if rfc3339 is None:
-        return None
-    # fromisoformat() reads a trailing Z only from Python 3.11 on.
-    moment = datetime.datetime.fromisoformat(str(rfc3339).replace("Z", "+00:00"))
-    return moment.timestamp()
+    return None if rfc3339 is None else parse_time(rfc3339).timestamp()
 
 
 def _seconds(milliseconds):

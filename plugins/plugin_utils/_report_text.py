@@ -11,6 +11,7 @@ from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import
     STATUS_LOSSY,
     STATUS_MISSING,
     format_ms,
+    headline,
     summarize,
     worst_pairs,
 )
@@ -93,12 +94,12 @@ def _pair_line(pair):
     line += "  %s" % pair["address"]
     if pair["status"] == STATUS_ERROR:
         return "%s  error: %s" % (line, pair["error"])
-    line += "  replies %d/%d, loss %s" % (pair["received"], pair["sent"], _percent(pair["loss"]))
+    line += "  lost %d/%d" % (pair["sent"] - pair["received"], pair["sent"])
+    if pair["status"] != STATUS_DOWN:
+        line += "  avg %s  max %s" % (_duration(pair["avg_rtt_ms"]), _duration(pair["max_rtt_ms"]))
     if pair["error"]:
         line += "  (%s)" % pair["error"]
-    if pair["status"] == STATUS_DOWN:
-        return line
-    return "%s  avg %s  max %s" % (line, _duration(pair["avg_rtt_ms"]), _duration(pair["max_rtt_ms"]))
+    return line
 
 
 def render_table(matrix, width=80, matrix_max_nodes=20, top=5):
@@ -111,13 +112,8 @@ def render_table(matrix, width=80, matrix_max_nodes=20, top=5):
     """
     nodes = matrix["nodes"]
     summary = summarize(matrix)
-    probed = [probe for probe in matrix["probes"].values() if probe["started"]]
     numbered = any(len(node) > _MAX_NAME_LABEL for node in nodes)
-    heading = "Node latency: %d nodes, %d probed" % (len(nodes), len(matrix["probes"]))
-    if matrix["families"]:
-        heading += ", " + " and ".join(matrix["families"])
-    if probed:
-        heading += ", started %s" % min(probe["started"] for probe in probed)
+    heading = "Node latency: " + headline(matrix)
     lines = [heading, ""] + _summary_lines(summary, numbered)
 
     if matrix["families"] and len(nodes) > matrix_max_nodes:
