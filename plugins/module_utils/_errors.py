@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class NlmError(Exception):
     """A failure a module reports with fail_json: a message that says what to do,
@@ -24,3 +26,12 @@ class NlmError(Exception):
         if self.rc is not None:
             extra["rc"] = self.rc
         return extra
+
+
+def command_failed(argv, rc, stderr):
+    """The NlmError for a failed firewall command, telling a permission problem apart."""
+    if "Permission denied" in stderr or "must be root" in stderr or "Operation not permitted" in stderr:
+        advice = "run the task as root (become: true)"
+    else:
+        advice = "see stderr"
+    return NlmError("%s failed (rc=%d): %s" % (os.path.basename(argv[0]), rc, advice), stderr=stderr, rc=rc)

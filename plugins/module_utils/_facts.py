@@ -16,7 +16,7 @@ import os
 import socket
 from collections import namedtuple
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError, command_failed
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import parse_save, variant_of_version
 
 # rtnetlink address scopes
@@ -164,9 +164,7 @@ class FirewallProbe(object):
     def _run(self, argv):
         rc, stdout, stderr = self._module.run_command(argv)
         if rc != 0:
-            advice = ("run the task as root (become: true)"
-                      if "Permission denied" in stderr or "must be root" in stderr else "see stderr")
-            raise NlmError("%s failed (rc=%d): %s" % (" ".join(argv), rc, advice), stderr=stderr, rc=rc)
+            raise command_failed(argv, rc, stderr)
         return stdout
 
     def _saves(self, variant):

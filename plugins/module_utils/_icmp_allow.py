@@ -106,20 +106,26 @@ def namespace_lock(timeout):
     directory = "/run/lock" if os.path.isdir("/run/lock") else tempfile.gettempdir()
     path = os.path.join(directory, "nodelatency-monitor-netns-%d.lock" % os.stat("/proc/self/ns/net").st_ino)
     deadline = time.monotonic() + timeout
-    with open(path, "a") as handle:
+    try:
+        # read-only is enough for flock, and lets an unprivileged run reach the
+        # iptables-save that tells it to become root
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise NlmError("cannot open the lock file %s (%s): run the task as root (become: true)"
+                       % (path, error.strerror))
+    try:
         while True:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise NlmError("another nlm_icmp_allow run held %s for more than %d seconds: "
                                    "retry, or raise wait" % (path, timeout))
                 time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _missing_interfaces(interfaces):

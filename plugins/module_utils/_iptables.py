@@ -16,7 +16,7 @@ from __future__ import annotations
 import shlex
 from collections import OrderedDict, namedtuple
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError, command_failed
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
     DIRECTIONS,
     AllowRule,
@@ -596,10 +596,7 @@ class IptablesBackend(object):
     def _run(self, argv, data=None):
         rc, stdout, stderr = self._module.run_command(argv, data=data, binary_data=True)
         if rc != 0:
-            advice = ("run the task as root (become: true)"
-                      if "Permission denied" in stderr or "must be root" in stderr
-                      else "see stderr")
-            raise NlmError("%s failed (rc=%d): %s" % (" ".join(argv[:2]), rc, advice), stderr=stderr, rc=rc)
+            raise command_failed(argv, rc, stderr)
         return stdout
 
     def read(self, family):

@@ -142,5 +142,5 @@ def test_permission_denied_says_become(run_module, fake_pyroute2):
         return 4, "", "iptables-save v1.8.9 (nf_tables): Permission denied (you must be root)\n"
     run = run_module(nlm_facts.main, {}, respond=denied)
     assert run.failed
-    assert run.result["msg"] == ("nlm_facts: /usr/sbin/iptables-nft-save failed (rc=4): "
+    assert run.result["msg"] == ("nlm_facts: iptables-nft-save failed (rc=4): "
                                  "run the task as root (become: true)")
