@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodelatency.monitor contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.nodelatency.monitor.plugins.filter.nlm_node_latency_stats import (
+    FilterModule,
+    nlm_node_latency_stats,
+)
+
+ANTREA_TARGET_KEYS = {"targetIP", "lastSendTime", "lastRecvTime", "lastMeasuredRTTNanoseconds"}
+OUR_TARGET_KEYS = {
+    "family", "status", "sent", "received", "lossRatio", "minRTTNanoseconds", "avgRTTNanoseconds",
+    "maxRTTNanoseconds", "medianRTTNanoseconds", "stddevRTTNanoseconds", "jitterNanoseconds", "rttsNanoseconds",
+    "duplicates", "late", "error",
+}
+
+
+def test_filter_module_exports_the_filter():
+    assert FilterModule().filters() == {"nlm_node_latency_stats": nlm_node_latency_stats}
+
+
+def test_one_document_per_reporting_node_in_antrea_shape(dual_stack_facts):
+    # Written and read back as the role writes it: one JSON file per run.
+    stats = json.loads(json.dumps(nlm_node_latency_stats(dual_stack_facts, hosts=["n1", "n2", "n3", "n4"])))
+
+    assert (stats["apiVersion"], stats["kind"]) == ("stats.antrea.io/v1alpha1", "NodeLatencyStatsList")
+    assert [item["metadata"]["name"] for item in stats["items"]] == ["n1", "n2", "n3"]
+    for item in stats["items"]:
+        assert (item["apiVersion"], item["kind"]) == ("stats.antrea.io/v1alpha1", "NodeLatencyStats")
+        assert item["metadata"]["creationTimestamp"] == "2026-11-25T22:50:00.000000Z"
+        assert [peer["nodeName"] for peer in item["peerNodeLatencyStats"]] == [
+            node for node in ("n1", "n2", "n3", "n4") if node != item["metadata"]["name"]]
+        for peer in item["peerNodeLatencyStats"]:
+            assert len(peer["targetIPLatencyStats"]) == 2
+            for target in peer["targetIPLatencyStats"]:
+                assert set(target) - {"lastMeasuredRTTNanoseconds"} == ANTREA_TARGET_KEYS - {
+                    "lastMeasuredRTTNanoseconds"} | OUR_TARGET_KEYS
+    assert stats["items"][0]["probe"] == {
+        "started": "2026-11-25T22:50:00.000000Z", "durationSeconds": 4.5,
+        "settings": {"count": 5, "interval": 1.0, "timeout": 1.0, "payload_size": 56, "privileged": True,
+                     "interface": None, "source": None}}
+
+
+def test_target_figures_in_nanoseconds(dual_stack_facts):
+    stats = nlm_node_latency_stats(dual_stack_facts)
+    n1 = stats["items"][0]
+    (to_n3,) = [peer for peer in n1["peerNodeLatencyStats"] if peer["nodeName"] == "n3"]
+
+    assert to_n3["targetIPLatencyStats"][0] == {
+        "targetIP": "198.18.0.3",
+        "lastSendTime": "2026-11-25T22:50:04.000020Z",
+        "lastRecvTime": "2026-11-25T22:50:04.000520Z",
+        "lastMeasuredRTTNanoseconds": 428000,
+        "family": "ipv4", "status": "lossy", "sent": 5, "received": 3, "lossRatio": 0.4,
+        "minRTTNanoseconds": 420000, "avgRTTNanoseconds": 424000, "maxRTTNanoseconds": 428000,
+        "medianRTTNanoseconds": None, "stddevRTTNanoseconds": 3266, "jitterNanoseconds": 4000,
+        "rttsNanoseconds": [420000, 424000, 428000], "duplicates": None, "late": None, "error": None,
+    }
+
+
+def test_no_reply_leaves_the_last_rtt_out_as_antrea_does(real_fact):
+    stats = nlm_node_latency_stats(real_fact)
+    (to_n3,) = [peer for peer in stats["items"][0]["peerNodeLatencyStats"] if peer["nodeName"] == "n3"]
+    target = to_n3["targetIPLatencyStats"][0]
+
+    assert "lastMeasuredRTTNanoseconds" not in target
+    assert (target["lastRecvTime"], target["status"]) == (None, "error")
+    assert target["error"] == "destination unreachable (host unreachable) from 198.18.0.1"
+
+
+def test_addresses_of_one_peer_are_one_entry(real_fact):
+    """The probe may list a peer once per address; Antrea has one entry per peer."""
+    stats = nlm_node_latency_stats(real_fact)
+    peers = stats["items"][0]["peerNodeLatencyStats"]
+
+    assert [peer["nodeName"] for peer in peers] == ["bogus", "n2", "n3"]
+    assert [target["targetIP"] for target in peers[1]["targetIPLatencyStats"]] == ["198.18.0.2", "2001:db8::2"]
