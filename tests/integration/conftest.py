@@ -4,21 +4,21 @@
 labs with names of their own, so that a test never touches the lab of ``make lab-up``
 or of another test run, and take them down afterwards even when the test fails.
 ``run_ansible`` runs the venv's ansible with the repository's ansible.cfg.
+``ping_all`` and ``allow_echo`` are the lab tests' own probes and rules.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import secrets
 import subprocess
-from pathlib import Path
 
 import pytest
 
 import nlmlab  # lab/ is on the path through pytest.ini
 
-REPO = Path(__file__).resolve().parents[2]
-
+REPO = nlmlab.REPO
 VENV_BIN = REPO / ".venv" / "bin"
 
 
@@ -86,5 +86,37 @@ def run_ansible(ansible_environment):
         return subprocess.run([str(VENV_BIN / program), "-i", str(inventory), *args], cwd=REPO,
                               env={**os.environ, **ansible_environment}, capture_output=True, text=True,
                               timeout=timeout, check=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def ping_all():
+    """ping_all(lab, [(source_node, address), ...]) -> [answered, ...], all pinged at the same time."""
+
+    def run(lab, probes) -> list[bool]:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(probes)) as pool:
+            return list(pool.map(lambda probe: lab.ping(probe[0], probe[1], count=2, timeout=1.0), probes))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def allow_echo():
+    """allow_echo(lab, node, family, chain, icmp_type, interface) puts one ACCEPT for ICMP echo at the top of chain.
+
+    chain is INPUT or OUTPUT, icmp_type echo-request or echo-reply, family 4 or 6.
+    """
+
+    def run(lab, node, family: int, chain: str, icmp_type: str, interface: str) -> None:
+        if lab.firewall == "nftables":
+            hook, match = ("input", "iifname") if chain == "INPUT" else ("output", "oifname")
+            protocol = "icmp" if family == 4 else "icmpv6"
+            argv = ["nft", "insert", "rule", "inet", "filter", hook, match, interface, protocol, "type", icmp_type, "accept"]
+        else:
+            direction = "-i" if chain == "INPUT" else "-o"
+            command, protocol, match = ("iptables", "icmp", "--icmp-type") if family == 4 else ("ip6tables", "ipv6-icmp", "--icmpv6-type")
+            argv = [command, "-I", chain, "1", direction, interface, "-p", protocol, match, icmp_type, "-j", "ACCEPT"]
+        lab.run(node, argv)
 
     return run

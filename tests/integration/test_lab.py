@@ -3,7 +3,6 @@ while TCP and UDP cross the overlay between gateway addresses."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import subprocess
 import sys
 
@@ -75,40 +74,19 @@ def exchange(lab, client, server, address: str, source: str) -> list[str]:
         process.wait()
 
 
-def pings(lab, source, addresses: list[str]) -> dict[str, bool]:
-    """Whether each address answers iputils ping from source, pinged at the same time."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(addresses)) as pool:
-        results = pool.map(lambda address: lab.ping(source, address, count=2, timeout=1.0), addresses)
-        return dict(zip(addresses, results))
-
-
-def allow_echo(lab, node, family: int, chain: str, icmp_type: str) -> None:
-    """Put one ACCEPT for ICMP echo (request or reply) on antrea-gw0 at the top of chain."""
-    interface = node.gateway_interface
-    if lab.firewall == "nftables":
-        hook, match = ("input", "iifname") if chain == "INPUT" else ("output", "oifname")
-        protocol = "icmp" if family == 4 else "icmpv6"
-        argv = ["nft", "insert", "rule", "inet", "filter", hook, match, interface, protocol, "type", icmp_type, "accept"]
-    else:
-        direction = "-i" if chain == "INPUT" else "-o"
-        command, protocol, match = ("iptables", "icmp", "--icmp-type") if family == 4 else ("ip6tables", "ipv6-icmp", "--icmpv6-type")
-        argv = [command, "-I", chain, "1", direction, interface, "-p", protocol, match, icmp_type, "-j", "ACCEPT"]
-    lab.run(node, argv)
-
-
 @pytest.mark.parametrize("firewall", HARDENED_FIREWALLS)
-def test_echo_is_dropped_and_the_overlay_carries_tcp_and_udp(lab_factory, firewall):
+def test_echo_is_dropped_and_the_overlay_carries_tcp_and_udp(lab_factory, ping_all, firewall):
     lab = lab_factory(nodes=3, firewall=firewall)
     n1, n2, n3 = lab.nodes
-    for source, target in ((n1, n2), (n3, n1)):
-        addresses = [target.gateway_ipv4, target.gateway_ipv6, target.transport_ipv4, target.transport_ipv6]
-        assert pings(lab, source, addresses) == dict.fromkeys(addresses, False)
+    probes = [(source, address) for source, target in ((n1, n2), (n3, n1))
+              for address in (target.gateway_ipv4, target.gateway_ipv6, target.transport_ipv4, target.transport_ipv6)]
+    assert ping_all(lab, probes) == [False] * len(probes)
     assert exchange(lab, n1, n2, n2.gateway_ipv4, source=n1.gateway_ipv4) == ["udp:hello", "tcp:hello"]
     assert exchange(lab, n1, n2, n2.gateway_ipv6, source=n1.gateway_ipv6) == ["udp:hello", "tcp:hello"]
 
 
 @pytest.mark.parametrize("firewall", HARDENED_FIREWALLS)
-def test_each_of_the_four_echo_directions_is_blocked_on_its_own(lab_factory, firewall):
+def test_each_of_the_four_echo_directions_is_blocked_on_its_own(lab_factory, ping_all, allow_echo, firewall):
     """Echo gets through only with all four allowances: request out and in, reply out and in.
 
     Each prober/responder pair lacks one allowance, the last pair has all four. Without
@@ -125,11 +103,9 @@ def test_each_of_the_four_echo_directions_is_blocked_on_its_own(lab_factory, fir
         roles = {"prober": lab.nodes[2 * pair], "responder": lab.nodes[2 * pair + 1]}
         for family in (4, 6):
             for role, chain, icmp_type in chosen:
-                allow_echo(lab, roles[role], family, chain, icmp_type)
+                allow_echo(lab, roles[role], family, chain, icmp_type, roles[role].gateway_interface)
         probes += [(roles["prober"], roles["responder"].gateway_ipv4), (roles["prober"], roles["responder"].gateway_ipv6)]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(probes)) as pool:
-        answered = list(pool.map(lambda probe: lab.ping(probe[0], probe[1], count=2, timeout=1.0), probes))
-    assert answered == [False] * (len(probes) - 2) + [True, True]
+    assert ping_all(lab, probes) == [False] * (len(probes) - 2) + [True, True]
 
 
 @pytest.mark.parametrize(("firewall", "backend"), [("iptables-nft", "nf_tables"), ("iptables-legacy", "legacy"),
