@@ -73,8 +73,6 @@ _RAW_ICMPV4_WANTED = (0, 3, 11, 12)
 _RAW_ICMPV6_WANTED = (1, 2, 3, 4, 129)
 
 
-
-
 def canonical_address(text):
     """(family, canonical text) of an IP address literal; ValueError with a reason otherwise."""
     if "%" in text:

@@ -34,7 +34,7 @@ description:
     is not valid fails only that target, in its C(error) field.
   - The module never changes anything on the node.
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 requirements:
   - icmplib >= 3.0.4 on the node
   - Linux; raw ICMP sockets need C(CAP_NET_RAW), datagram ICMP sockets need

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import REPO
 
@@ -125,6 +126,43 @@ def test_bad_input_fails_with_a_clear_message(open_lab, run_ansible, args, messa
     assert message in results["n1"]["msg"]
 
 
+FACTS_THEN_PROBE = """\
+- name: Probe with addresses from nlm_facts
+  hosts: nlm_nodes
+  gather_facts: false
+  tasks:
+    - name: Gather the interfaces
+      nodelatency.monitor.nlm_facts:
+        transport_interface: eth0
+    - name: Probe the peers
+      nodelatency.monitor.nlm_probe:
+        count: 1
+    - name: Keep the result
+      ansible.builtin.copy:
+        content: "{{ ansible_facts.nlm_latency | to_json }}"
+        dest: "%s/{{ inventory_hostname }}.json"
+        mode: "0600"
+"""
+
+
+def test_addresses_from_nlm_facts_without_address_variables(open_lab, run_ansible, tmp_path):
+    inventory = yaml.safe_load(open_lab.inventory_path.read_text())
+    for host_vars in inventory["all"]["children"]["nlm_nodes"]["hosts"].values():
+        for name in list(host_vars):
+            if name.startswith(("nlm_gateway_ipv", "nlm_transport_ipv")):
+                del host_vars[name]
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "playbook.yml").write_text(FACTS_THEN_PROBE % tmp_path)
+    process = run_ansible([str(tmp_path / "playbook.yml")], tmp_path / "inventory.yml", program="ansible-playbook")
+    assert process.returncode == 0, process.stdout + process.stderr
+    for node in open_lab.nodes:
+        facts = json.loads((tmp_path / ("%s.json" % node.name)).read_text())
+        for peer_name, targets in targets_by_peer(facts).items():
+            peer = open_lab.node(peer_name)
+            assert [t["address"] for t in targets] == [peer.gateway_ipv4, peer.gateway_ipv6]
+            assert all(t["received"] == 1 for t in targets)
+
+
 def test_unprivileged_datagram_sockets_where_ping_group_range_allows(open_lab, run_ansible):
     node = open_lab.node("n3")
     ping_range = ["sysctl", "-n", "net.ipv4.ping_group_range"]
@@ -163,7 +201,7 @@ def test_concurrent_runs_on_one_node_keep_their_own_replies(open_lab, tmp_path):
     peers = [open_lab.node("n3").gateway_ipv4, open_lab.node("n3").gateway_ipv6]
     args = {"targets": peers, "count": 20, "interval": 0.01, "privileged": True}
     argv = module_command(node, args, tmp_path)
-    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _run in range(3)]
     try:
         outputs = [json.loads(run.stdout.read()) for run in runs]
     finally:
@@ -238,6 +276,58 @@ def test_dropping_firewall_means_total_loss_within_the_timeout_bound(dropping_la
         # Each request waits its own timeout, all targets at once: the run ends
         # timeout after the last round, whatever the number of targets.
         assert facts["duration_seconds"] <= (args["count"] - 1) * args["interval"] + args["timeout"] + 1
+
+
+def ruleset(lab, node):
+    """Both families' rules of a node, without counters."""
+    saved = [lab.run(node, [command]).stdout for command in ("iptables-save", "ip6tables-save")]
+    return [line for text in saved for line in re.sub(r" \[\d+:\d+\]", "", text).splitlines()
+            if not line.startswith("#")]
+
+
+ECHO_REQUEST_OUT = {"iptables": ["-p", "icmp", "--icmp-type", "echo-request", "-j", "ACCEPT"],
+                    "ip6tables": ["-p", "ipv6-icmp", "--icmpv6-type", "echo-request", "-j", "ACCEPT"]}
+
+
+def test_silent_drop_by_the_peer_is_loss_after_the_timeout(dropping_lab, run_ansible):
+    prober = dropping_lab.node("n1")
+    before = ruleset(dropping_lab, prober)
+    try:
+        # Let n1's requests out; the peers' firewalls drop them without a word.
+        for command, rule in ECHO_REQUEST_OUT.items():
+            dropping_lab.run(prober, [command, "-I", "OUTPUT", "1", *rule])
+        args = {"count": 2, "interval": 0.2, "timeout": 0.5}
+        results, process = adhoc(run_ansible, dropping_lab, args=args, limit="n1")
+        assert process.returncode == 0, process.stdout + process.stderr
+        facts = latency(results["n1"])
+        for target in [t for targets in targets_by_peer(facts).values() for t in targets]:
+            assert (target["sent"], target["received"], target["loss"], target["late"]) == (2, 0, 1.0, 0)
+            assert target["error"] is None
+            assert target["last_recv_time"] is None
+        assert facts["duration_seconds"] <= (args["count"] - 1) * args["interval"] + args["timeout"] + 1
+    finally:
+        for command, rule in ECHO_REQUEST_OUT.items():
+            dropping_lab.run(prober, [command, "-D", "OUTPUT", *rule], check=False)
+    assert ruleset(dropping_lab, prober) == before
+
+
+def test_allow_rules_in_place_bring_loss_to_zero(dropping_lab, run_ansible):
+    before = dict((node.name, ruleset(dropping_lab, node)) for node in dropping_lab.nodes)
+    allow = ["all", "-m", "nodelatency.monitor.nlm_icmp_allow", "-a", json.dumps({"interfaces": ["antrea-gw0"]})]
+    try:
+        process = run_ansible(allow, dropping_lab.inventory_path)
+        assert process.returncode == 0, process.stdout + process.stderr
+        results, process = adhoc(run_ansible, dropping_lab)
+        assert process.returncode == 0, process.stdout + process.stderr
+        for result in results.values():
+            targets = [t for targets in targets_by_peer(latency(result)).values() for t in targets]
+            assert sorted(t["family"] for t in targets) == ["ipv4", "ipv4", "ipv6", "ipv6"]
+            assert all((t["received"], t["loss"]) == (3, 0.0) for t in targets), targets
+    finally:
+        allow[-1] = json.dumps({"interfaces": ["antrea-gw0"], "state": "absent"})
+        removed = run_ansible(allow, dropping_lab.inventory_path)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert dict((node.name, ruleset(dropping_lab, node)) for node in dropping_lab.nodes) == before
 
 
 def test_rejecting_firewall_names_the_error_per_target(module_lab_factory, run_ansible, monkeypatch):
