@@ -74,6 +74,7 @@ tr.status-down td, tr.status-error td { background: #fde8e8; }
 tr.status-missing td { color: #777; }
 svg { display: block; max-width: 100%; height: auto; }
 svg text { font-family: system-ui, sans-serif; }
+svg text.problem { fill: #d7191c; font-weight: bold; }
 #pair-details { font-size: 12px; }
 div.scroll { overflow-x: auto; }
 details summary { cursor: pointer; font-weight: 600; margin: 1em 0 .5em; }
@@ -125,11 +126,11 @@ details summary { cursor: pointer; font-weight: 600; margin: 1em 0 .5em; }
 </pattern>
 </defs>
 {% for label in heatmap.row_labels %}
-<text class="row-label" x="{{ label.x }}" y="{{ label.y }}" font-size="{{ heatmap.font }}"
+<text class="row-label{% if label.problem %} problem{% endif %}" x="{{ label.x }}" y="{{ label.y }}" font-size="{{ heatmap.font }}"
  text-anchor="end" dominant-baseline="central"><title>{{ label.name }}</title>{{ label.text }}</text>
 {% endfor %}
 {% for label in heatmap.column_labels %}
-<text class="column-label" x="{{ label.x }}" y="{{ label.y }}" font-size="{{ heatmap.font }}"
+<text class="column-label{% if label.problem %} problem{% endif %}" x="{{ label.x }}" y="{{ label.y }}" font-size="{{ heatmap.font }}"
  transform="rotate(-90 {{ label.x }} {{ label.y }})" dominant-baseline="central"><title>{{ label.name }}</title>{{ label.text }}</text>
 {% endfor %}
 {% for cell in heatmap.cells %}
@@ -280,6 +281,11 @@ def _heatmap(matrix, family, scale):
                 "tooltip": _tooltip(pair),
             })
     middle = cell_size / 2
+    # Red labels lead the eye to the rows and columns with problems, which at
+    # 8 px a cell are easy to miss. A source without data is its own row's
+    # problem, not every column's.
+    problem_sources = {cell["source"] for cell in cells if cell["status"] not in ("self", STATUS_OK)}
+    problem_targets = {cell["target"] for cell in cells if cell["status"] in (STATUS_LOSSY, STATUS_DOWN, STATUS_ERROR)}
     return {
         "family": family,
         "cell": cell_size,
@@ -288,10 +294,10 @@ def _heatmap(matrix, family, scale):
         "marks": cell_size >= _MARK_MIN,
         "width": side,
         "height": side,
-        "row_labels": [{"name": node, "text": _truncate(node), "x": grid - 4, "y": grid + index * cell_size + middle}
-                       for index, node in enumerate(nodes)],
+        "row_labels": [{"name": node, "text": _truncate(node), "x": grid - 4, "y": grid + index * cell_size + middle,
+                        "problem": node in problem_sources} for index, node in enumerate(nodes)],
         "column_labels": [{"name": node, "text": _truncate(node), "x": grid + index * cell_size + middle,
-                           "y": grid - 4} for index, node in enumerate(nodes)],
+                           "y": grid - 4, "problem": node in problem_targets} for index, node in enumerate(nodes)],
         "cells": cells,
     }
 

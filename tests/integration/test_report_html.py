@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodelatency.monitor contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The HTML heatmap report in a real browser: Debian's Chromium, headless.
+
+Each page is written under tests/output/reports/, loaded by Chromium, and the DOM
+Chromium built is checked cell by cell; a screenshot is kept next to the page
+for people to look at.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_heatmap_html import nlm_latency_heatmap_html
+from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_matrix import nlm_latency_matrix
+from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.html_dom import parse
+from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import synthetic_facts
+
+OUTPUT = pathlib.Path(__file__).resolve().parents[1] / "output" / "reports"
+# An inventory name that would become markup if the page did not escape it.
+AWKWARD = '<b>n3</b>&"co"'
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """A function that runs headless Chromium with a fresh profile on a page and returns its stdout."""
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("chromium is missing: make setup installs it (bindep.txt)")
+
+    def run(page, *arguments):
+        profile = tmp_path_factory.mktemp("chromium-profile")
+        command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   "--hide-scrollbars", "--force-device-scale-factor=1", "--user-data-dir=%s" % profile,
+                   *arguments, page.as_uri()]
+        # The timeout only keeps a hung browser from hanging the suite.
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    return run
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def load(chromium, name, facts, window):
+    """Write the page, take its screenshot, and return the DOM Chromium built from it."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page = OUTPUT / ("%s.html" % name)
+    page.write_text(nlm_latency_heatmap_html(facts, title="Node latency, %s" % name))
+    screenshot = OUTPUT / ("%s.png" % name)
+    screenshot.unlink(missing_ok=True)
+    chromium(page, "--screenshot=%s" % screenshot, "--window-size=%d,%d" % window)
+    assert png_size(screenshot) == window
+    return parse(chromium(page, "--dump-dom"))
+
+
+def assert_cells_match(document, matrix):
+    """Every heatmap cell Chromium holds is the pair the matrix has, in status and average RTT."""
+    nodes = matrix["nodes"]
+    for family in matrix["families"]:
+        (svg,) = document.find_all("svg", class_="heatmap", data_family=family)
+        cells = svg.find_all("g", class_="cell")
+        assert [(cell.attrs["data-source"], cell.attrs["data-target"]) for cell in cells] == [
+            (source, target) for source in nodes for target in nodes]
+        for cell in cells:
+            source, target = cell.attrs["data-source"], cell.attrs["data-target"]
+            if source == target:
+                assert cell.attrs["data-status"] == "self"
+                continue
+            pair = matrix["matrix"][family][source][target]
+            assert cell.attrs["data-status"] == pair["status"]
+            assert cell.attrs.get("data-avg-rtt-ms") == (
+                None if pair["avg_rtt_ms"] is None else str(pair["avg_rtt_ms"]))
+            assert cell.find_all("title")[0].text().startswith("%s \u2192 %s, %s" % (source, target, family))
+        row_labels = [label.own_text() for label in svg.find_all("text", class_="row-label")]
+        assert row_labels == nodes
+
+
+def test_three_nodes_dual_stack(chromium):
+    facts = synthetic_facts(["n1", "n2", AWKWARD], families=("ipv4", "ipv6"))
+    matrix = nlm_latency_matrix(facts)
+
+    document = load(chromium, "heatmap-3-nodes", facts, (1280, 1000))
+
+    assert_cells_match(document, matrix)
+    # Chromium saw the awkward name as text, never as markup.
+    assert not document.find_all("b")
+    assert len(document.find_all("tr", data_node=AWKWARD)) == 1
+    # Large cells carry their values; the lossy and the silent pair are marked.
+    cells = {(cell.attrs["data-source"], cell.attrs["data-target"]): cell
+             for cell in document.find_all("svg", data_family="ipv4")[0].find_all("g", class_="cell")}
+    assert [text.own_text() for text in cells[("n1", "n2")].find_all("text")] == ["20.26"]
+    assert cells[("n1", AWKWARD)].find_all("rect")[1].attrs["stroke"] == "#d7191c"
+    assert cells[(AWKWARD, "n2")].find_all("path")
+    assert len(document.find_all("table", id="pair-details")[0].find_all("tr")) == 1 + 12
+
+
+def test_a_hundred_nodes(chromium):
+    names = ["node-%03d" % number for number in range(1, 101)]
+    facts = synthetic_facts(names, silent=("node-100",))
+    matrix = nlm_latency_matrix(facts, hosts=names)
+
+    document = load(chromium, "heatmap-100-nodes", facts, (1280, 1400))
+
+    assert_cells_match(document, matrix)
+    (svg,) = document.find_all("svg", class_="heatmap")
+    # The whole matrix fits the window's width.
+    assert int(svg.attrs["width"]) <= 1280
+    statuses = [cell.attrs["data-status"] for cell in svg.find_all("g", class_="cell")]
+    assert (statuses.count("lossy"), statuses.count("down"), statuses.count("missing")) == (1, 1, 99)
+    # At 8 px a cell, red labels point at the rows and columns with those pairs.
+    assert [label.own_text() for label in svg.find_all("text", class_="problem")] == [
+        "node-001", "node-003", "node-100", "node-002", "node-003"]
+    assert len(document.find_all("table", id="pair-details")[0].find_all("tr")) == 1 + 200
