@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: contributors to nodelatency.monitor
+# Copyright: nodelatency.monitor contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The latency matrix and per-node summary built from every host's nlm_latency facts.
 
@@ -105,19 +105,23 @@ def _pair(source, target_node, raw, where):
     # The probe reports a target that is not an address with a null family.
     if raw["family"] is not None and raw["family"] not in FAMILIES:
         raise ReportError("%s: family must be ipv4, ipv6 or null, got %r" % (where, raw["family"]))
-    pair = {
-        "source": source,
-        "target": target_node,
-        "family": None if raw["family"] is None else str(raw["family"]),
-        "address": str(raw["address"]),
-        "sent": int(raw["sent"]),
-        "received": int(raw["received"]),
-        "loss": float(raw["loss"]),
-    }
-    for key in _OPTIONAL_TARGET_KEYS:
-        value = raw.get(key)
-        pair[key] = float(value) if key.endswith("_ms") and value is not None else value
-    pair["rtts_ms"] = [float(rtt) for rtt in raw.get("rtts_ms") or []]
+    try:
+        pair = {
+            "source": source,
+            "target": target_node,
+            "family": None if raw["family"] is None else str(raw["family"]),
+            "address": str(raw["address"]),
+            "sent": int(raw["sent"]),
+            "received": int(raw["received"]),
+            "loss": float(raw["loss"]),
+        }
+        for key in _OPTIONAL_TARGET_KEYS:
+            value = raw.get(key)
+            pair[key] = float(value) if key.endswith("_ms") and value is not None else value
+        pair["rtts_ms"] = [float(rtt) for rtt in raw.get("rtts_ms") or []]
+    except (TypeError, ValueError) as exc:
+        # The message already quotes the conversion error.
+        raise ReportError("%s: not a number where one belongs (%s)" % (where, exc)) from None
     pair["last_rtt_ms"] = pair["rtts_ms"][-1] if pair["rtts_ms"] else None
     pair["status"] = _status(pair)
     return pair
@@ -235,12 +239,15 @@ def summarize(matrix):
     avg_rtt_ms is the mean of the per-target averages and max_rtt_ms the
     slowest single reply, both over targets that answered.
     """
+    by_source = {}
+    for pair in matrix["pairs"]:
+        by_source.setdefault(pair["source"], []).append(pair)
     rows = []
     for node in matrix["nodes"]:
-        pairs = [pair for pair in matrix["pairs"] if pair["source"] == node]
+        pairs = by_source.get(node, [])
         answered = [pair for pair in pairs if pair["avg_rtt_ms"] is not None]
-        counts = [(label, sum(1 for pair in pairs if pair["status"] == status))
-                  for label, status in (("lossy", STATUS_LOSSY), ("no reply", STATUS_DOWN), ("failed", STATUS_ERROR))]
+        lossy, down, errors = (sum(1 for pair in pairs if pair["status"] == status)
+                               for status in (STATUS_LOSSY, STATUS_DOWN, STATUS_ERROR))
         sent = sum(pair["sent"] for pair in pairs)
         received = sum(pair["received"] for pair in pairs)
         rows.append({
@@ -253,9 +260,9 @@ def summarize(matrix):
             "sent": sent,
             "received": received,
             "loss": 1.0 - received / sent if sent else None,
-            "lossy": counts[0][1],
-            "down": counts[1][1],
-            "errors": counts[2][1],
-            "notes": _notes(node in matrix["probes"], counts),
+            "lossy": lossy,
+            "down": down,
+            "errors": errors,
+            "notes": _notes(node in matrix["probes"], (("lossy", lossy), ("no reply", down), ("failed", errors))),
         })
     return rows

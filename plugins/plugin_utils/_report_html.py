@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: contributors to nodelatency.monitor
+# Copyright: nodelatency.monitor contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Self-contained HTML page with an SVG heatmap of the latency matrix."""
 
@@ -26,13 +26,17 @@ from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import
 # marks pairs without replies.
 _PALETTE = ("#fde725", "#b5de2b", "#6ece58", "#35b779", "#1f9e89",
             "#26828e", "#31688e", "#3e4989", "#482878", "#440154")
-_DOWN_FILL = "#d7191c"
+# One red for every problem: no reply, lost replies, labels of rows and columns with either.
+_RED = "#d7191c"
 _ERROR_FILL = "#3b3b3b"
 _SELF_FILL = "#f2f2f2"
-_LOSSY_STROKE = "#d7191c"
 # Below this RTT the log scale would stretch clock noise over the whole palette.
 _SCALE_FLOOR_MS = 0.001
 _LABEL_CHARS = 20
+# Average glyph width of a sans-serif font as a share of its size, to make
+# room for the labels without measuring them.
+_GLYPH_WIDTH = 0.62
+_SELF = "self"
 # Heatmap side in pixels to aim for, and the cell sizes it may use: 3 nodes get
 # large cells with their values written in, 100 nodes still get 8 px cells.
 _TARGET_SIDE = 720
@@ -74,7 +78,7 @@ tr.status-down td, tr.status-error td { background: #fde8e8; }
 tr.status-missing td { color: #777; }
 svg { display: block; max-width: 100%; height: auto; }
 svg text { font-family: system-ui, sans-serif; }
-svg text.problem { fill: #d7191c; font-weight: bold; }
+svg text.problem { fill: {{ red }}; font-weight: bold; }
 #pair-details { font-size: 12px; }
 div.scroll { overflow-x: auto; }
 details summary { cursor: pointer; font-weight: 600; margin: 1em 0 .5em; }
@@ -138,7 +142,7 @@ details summary { cursor: pointer; font-weight: 600; margin: 1em 0 .5em; }
 {%- if cell.avg is not none %} data-avg-rtt-ms="{{ cell.avg }}"{% endif %}><title>{{ cell.tooltip }}</title>
 <rect x="{{ cell.x }}" y="{{ cell.y }}" width="{{ heatmap.cell }}" height="{{ heatmap.cell }}" fill="{{ cell.fill }}"/>
 {% if cell.status == "lossy" %}
-<rect x="{{ cell.x + heatmap.stroke / 2 }}" y="{{ cell.y + heatmap.stroke / 2 }}" width="{{ heatmap.cell - heatmap.stroke }}" height="{{ heatmap.cell - heatmap.stroke }}" fill="none" stroke="{{ lossy_stroke }}" stroke-width="{{ heatmap.stroke }}"/>
+<rect x="{{ cell.x + heatmap.stroke / 2 }}" y="{{ cell.y + heatmap.stroke / 2 }}" width="{{ heatmap.cell - heatmap.stroke }}" height="{{ heatmap.cell - heatmap.stroke }}" fill="none" stroke="{{ red }}" stroke-width="{{ heatmap.stroke }}"/>
 {% elif cell.status == "down" and heatmap.marks %}
 <path d="M{{ cell.x + heatmap.cell // 4 }} {{ cell.y + heatmap.cell // 4 }}l{{ heatmap.cell // 2 }} {{ heatmap.cell // 2 }}m0 -{{ heatmap.cell // 2 }}l-{{ heatmap.cell // 2 }} {{ heatmap.cell // 2 }}" stroke="#fff" stroke-width="{{ heatmap.stroke }}"/>
 {% endif %}
@@ -210,6 +214,7 @@ class LogScale:
     """Maps RTTs onto 0..1 logarithmically, so 0.1 ms and 50 ms are both told apart."""
 
     def __init__(self, values_ms):
+        # Without a single reply there is nothing to scale; any range will do.
         floored = [max(value, _SCALE_FLOOR_MS) for value in values_ms] or [1.0]
         self.low, self.high = min(floored), max(floored)
         self._span = math.log(self.high / self.low)
@@ -227,6 +232,10 @@ def _ms_text(value):
     return "" if value is None else format_ms(value)
 
 
+def _percent_text(ratio):
+    return "" if ratio is None else "%.1f%%" % (ratio * 100)
+
+
 def _truncate(name):
     return name if len(name) <= _LABEL_CHARS else name[:_LABEL_CHARS - 1] + "\u2026"
 
@@ -239,7 +248,7 @@ def _tooltip(cell):
         lines.append("avg %s ms (min %s, max %s, jitter %s)" % tuple(
             _ms_text(cell[key]) or "-" for key in ("avg_rtt_ms", "min_rtt_ms", "max_rtt_ms", "jitter_ms")))
     if cell["status"] != STATUS_MISSING:
-        lines.append("%d of %d replies" % (cell["received"], cell["sent"]))
+        lines.append("%d of %d replies, loss %s" % (cell["received"], cell["sent"], _percent_text(cell["loss"])))
     if cell["error"]:
         lines.append("error: %s" % cell["error"])
     return "\n".join(lines)
@@ -248,15 +257,14 @@ def _tooltip(cell):
 def _fill(cell, scale, family):
     if cell["status"] in (STATUS_OK, STATUS_LOSSY):
         return palette_colour(scale.position(cell["avg_rtt_ms"]))
-    return {STATUS_DOWN: _DOWN_FILL, STATUS_ERROR: _ERROR_FILL}.get(cell["status"], "url(#nodata-%s)" % family)
+    return {STATUS_DOWN: _RED, STATUS_ERROR: _ERROR_FILL}.get(cell["status"], "url(#nodata-%s)" % family)
 
 
 def _heatmap(matrix, family, scale):
     nodes = matrix["nodes"]
-    count = max(len(nodes), 1)
-    cell_size = max(_MIN_CELL, min(_MAX_CELL, _TARGET_SIDE // count))
+    cell_size = max(_MIN_CELL, min(_MAX_CELL, _TARGET_SIDE // len(nodes)))
     font = max(7, min(12, cell_size - 2))
-    label_px = int(max([len(_truncate(node)) for node in nodes] + [1]) * font * 0.62) + 8
+    label_px = int(max(len(_truncate(node)) for node in nodes) * font * _GLYPH_WIDTH) + 8
     grid = label_px + 4
     side = grid + cell_size * len(nodes) + 4
     cells = []
@@ -264,7 +272,7 @@ def _heatmap(matrix, family, scale):
         for column, target in enumerate(nodes):
             x, y = grid + column * cell_size, grid + row * cell_size
             if source == target:
-                cells.append({"source": source, "target": target, "status": "self", "avg": None,
+                cells.append({"source": source, "target": target, "status": _SELF, "avg": None,
                               "x": x, "y": y, "fill": _SELF_FILL, "text": "", "text_fill": "",
                               "tooltip": "%s (itself, not measured)" % source})
                 continue
@@ -284,7 +292,7 @@ def _heatmap(matrix, family, scale):
     # Red labels lead the eye to the rows and columns with problems, which at
     # 8 px a cell are easy to miss. A source without data is its own row's
     # problem, not every column's.
-    problem_sources = {cell["source"] for cell in cells if cell["status"] not in ("self", STATUS_OK)}
+    problem_sources = {cell["source"] for cell in cells if cell["status"] not in (_SELF, STATUS_OK)}
     problem_targets = {cell["target"] for cell in cells if cell["status"] in (STATUS_LOSSY, STATUS_DOWN, STATUS_ERROR)}
     return {
         "family": family,
@@ -310,14 +318,14 @@ def _legend(scale):
              for index in range(_LEGEND_TICKS)]
     marks = []
     x = _LEGEND_PAD * 2 + _LEGEND_WIDTH + 10
-    for status, fill, stroke in ((STATUS_LOSSY, palette_colour(0.0), _LOSSY_STROKE),
-                                 (STATUS_DOWN, _DOWN_FILL, None),
+    for status, fill, stroke in ((STATUS_LOSSY, palette_colour(0.0), _RED),
+                                 (STATUS_DOWN, _RED, None),
                                  (STATUS_ERROR, _ERROR_FILL, None),
                                  (STATUS_MISSING, "url(#nodata-legend)", None)):
         marks.append({"status": status, "fill": fill, "stroke": stroke, "x": x, "text": _STATUS_TEXT[status]})
         x += 40 + 7 * len(_STATUS_TEXT[status])
-    return {"width": x, "height": 60, "bar": _LEGEND_WIDTH, "pad": _LEGEND_PAD, "stops": stops, "ticks": ticks, "marks": marks,
-            "scale": "logarithmic"}
+    return {"width": x, "height": 60, "bar": _LEGEND_WIDTH, "pad": _LEGEND_PAD, "stops": stops, "ticks": ticks,
+            "marks": marks, "scale": "logarithmic"}
 
 
 def _pair_row(pair):
@@ -326,7 +334,7 @@ def _pair_row(pair):
         "address": pair["address"] or "", "status": pair["status"], "status_text": _STATUS_TEXT[pair["status"]],
         "sent": pair["sent"] if pair["status"] != STATUS_MISSING else "",
         "received": pair["received"] if pair["status"] != STATUS_MISSING else "",
-        "loss": "%.1f%%" % (pair["loss"] * 100) if pair["loss"] is not None else "",
+        "loss": _percent_text(pair["loss"]),
         "min": _ms_text(pair["min_rtt_ms"]), "avg": _ms_text(pair["avg_rtt_ms"]),
         "max": _ms_text(pair["max_rtt_ms"]), "stddev": _ms_text(pair["stddev_rtt_ms"]),
         "jitter": _ms_text(pair["jitter_ms"]),
@@ -340,7 +348,7 @@ def _summary_row(row):
         "node": row["node"], "entries": row["entries"] if row["probed"] else "",
         "avg": _ms_text(row["avg_rtt_ms"]) + " ms" if row["avg_rtt_ms"] is not None else "",
         "max": _ms_text(row["max_rtt_ms"]) + " ms" if row["max_rtt_ms"] is not None else "",
-        "loss": "%.1f%%" % (row["loss"] * 100) if row["loss"] is not None else "",
+        "loss": _percent_text(row["loss"]),
         "notes": row["notes"],
     }
 
@@ -360,7 +368,7 @@ def render_html(matrix, title="Node latency", details_rows=200):
         summary=[_summary_row(row) for row in summarize(matrix)],
         heatmaps=[_heatmap(matrix, family, scale) for family in matrix["families"]],
         legend=_legend(scale),
-        lossy_stroke=_LOSSY_STROKE,
+        red=_RED,
         pairs=[_pair_row(pair) for pair in ranked[:details_rows]],
         pair_count=len(ranked),
     )

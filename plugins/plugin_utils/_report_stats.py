@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: contributors to nodelatency.monitor
+# Copyright: nodelatency.monitor contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """NodeLatencyStats documents in the shape of Antrea's stats.antrea.io/v1alpha1 API."""
 

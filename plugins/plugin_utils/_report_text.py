@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: contributors to nodelatency.monitor
+# Copyright: nodelatency.monitor contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plain-text latency report for a terminal: per-node summary, matrix, worst pairs."""
 
@@ -17,7 +17,7 @@ from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import
 )
 
 # A matrix cell is a value of at most five characters and a one-character flag;
-# with a separating space, ten columns and a row label of up to nine characters
+# with a separating space, ten columns and a row label of up to ten characters
 # fit 80 columns, and names up to this long can label columns themselves.
 _VALUE_WIDTH = 5
 _CELL_WIDTH = _VALUE_WIDTH + 1
@@ -107,8 +107,8 @@ def render_table(matrix, width=80, matrix_max_nodes=20, top=5):
 
     The matrix is split into blocks of columns that fit width; above
     matrix_max_nodes nodes it is left out (the summary and the worst pairs
-    still say where it hurts). Names longer than a cell are replaced by their
-    number in the summary.
+    still say where it hurts). When a name is longer than a cell, the matrix
+    labels every node with its number from the summary.
     """
     nodes = matrix["nodes"]
     summary = summarize(matrix)

@@ -50,7 +50,7 @@ def test_cells_show_their_state_in_colour_marks_and_tooltips(dual_stack_facts):
     assert frame.attrs["fill"] == "none" and frame.attrs["stroke"] == "#d7191c"
     assert lossy.find_all("title")[0].text() == (
         "n1 \u2192 n3, ipv4 198.18.0.3: some replies lost\navg 0.424 ms (min 0.420, max 0.428, jitter 0.004)\n"
-        "3 of 5 replies")
+        "3 of 5 replies, loss 40.0%")
     assert [text.text() for text in lossy.find_all("text")] == ["0.424"]
     down = by_pair[("n3", "n2")]
     assert down.find_all("rect")[0].attrs["fill"] == "#d7191c"

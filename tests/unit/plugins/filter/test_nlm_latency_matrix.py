@@ -123,6 +123,10 @@ def test_leaving_out_optional_figures_reads_as_null():
     ([{"source": "h", "peers": [{"name": "p", "targets": [{"address": "x"}]}]}],
      "nlm_latency_matrix: item 0: peers[0].targets[0]: missing family, sent, received, loss"),
     ([{"source": "h", "peers": ["p"]}], "nlm_latency_matrix: item 0: peers[0]: expected a mapping, got str"),
+    ([{"source": "h", "peers": [{"name": "p", "targets": [{"address": "x", "family": "ipv4", "sent": "three",
+                                                          "received": 1, "loss": 0.0}]}]}],
+     "nlm_latency_matrix: item 0: peers[0].targets[0]: not a number where one belongs "
+     "(invalid literal for int() with base 10: 'three')"),
     ([{"source": "h", "peers": []}, {"source": "h", "peers": []}],
      "nlm_latency_matrix: item 1: a second fact for source h"),
 ])
