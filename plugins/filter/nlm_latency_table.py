@@ -71,7 +71,7 @@ _value:
   description: The report, lines separated and ended by newlines.
   type: str
   sample: |
-    Node latency: 3 nodes, 3 probed, ipv4, started 2026-11-25T22:50:00.000000Z
+    Node latency: 3 nodes, 3 probed, ipv4, started 2026-11-25 22:50:00 UTC
 
     NODE NAME  ENTRIES  AVG LATENCY  MAX LATENCY   LOSS  NOTES
     n1               2      10.34ms      20.27ms  20.0%  1 lossy
@@ -83,6 +83,12 @@ _value:
     n1       -  20.26  0.424*
     n2   20.40      -  20.34
     n3   0.308   lost      -
+
+    * some replies lost, lost: no reply, error: probe failed, ?: no data, -: itself
+
+    Worst 2 pairs (status, loss, then average RTT):
+      n3 -> n2  198.18.0.2  lost 5/5
+      n1 -> n3  198.18.0.3  lost 2/5  avg 0.424ms  max 0.428ms
 """
 
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_filter import matrix_for, whole_number
