@@ -49,8 +49,12 @@ NETNS_RUN_DIR = Path("/run/netns")
 NETNS_ETC_DIR = Path("/etc/netns")
 # /etc entries that every node gets its own copy of. `ip netns exec` bind-mounts
 # /etc/netns/<ns>/<entry> over /etc/<entry>, which only works when /etc/<entry> exists.
-PER_NODE_ETC_DIRS = ("alternatives", "iptables", "sysconfig", "antrea")
+PER_NODE_ETC_DIRS = ("iptables", "sysconfig", "antrea")
 PER_NODE_ETC_FILES = ("nftables.conf",)
+# The nodes of a lab share one alternatives directory (in the state directory): it only
+# decides which iptables flavour `iptables` runs, and 400 symlinks per node made 100-node
+# labs slow to build and remove.
+ALTERNATIVES = "alternatives"
 IPTABLES_COMMANDS = ("iptables", "iptables-restore", "iptables-save", "ip6tables", "ip6tables-restore", "ip6tables-save")
 LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 DELAY_ITEM_RE = re.compile(r"^(n\d+)-(n\d+)=(\d+(?:\.\d+)?)ms$")
@@ -343,9 +347,9 @@ class Lab:
             self.down()
         started = time.monotonic()
         try:
-            self._prepare_etc()
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self._write_state(daemon_pids=[])
+            self._prepare_etc()
             namespaces = [self.net_netns] + [node.netns for node in self.nodes]
             self._ip_batch(None, [f"netns add {netns}" for netns in namespaces])
             _parallel(self._set_sysctls, namespaces)
@@ -366,8 +370,8 @@ class Lab:
         return self
 
     def _prepare_etc(self) -> None:
-        """Give every node its own alternatives, iptables/, sysconfig/, nftables.conf and antrea/."""
-        for entry in PER_NODE_ETC_DIRS:
+        """Give every node its own iptables/, sysconfig/, antrea/ and nftables.conf, and the lab's alternatives."""
+        for entry in (*PER_NODE_ETC_DIRS, ALTERNATIVES):
             # A bind target must exist; on a system without e.g. /etc/sysconfig an empty directory is made.
             Path("/etc", entry).mkdir(exist_ok=True)
         for entry in PER_NODE_ETC_FILES:
@@ -381,6 +385,12 @@ class Lab:
             if not Path(target).exists():
                 raise LabError(f"{target} is missing; install the iptables package (make setup) and try again")
             alternatives[command] = target
+        lab_alternatives = self.state_dir / ALTERNATIVES
+        if lab_alternatives.exists():
+            shutil.rmtree(lab_alternatives)
+        lab_alternatives.mkdir()
+        for name, target in alternatives.items():
+            os.symlink(target, lab_alternatives / name)
         rules_v4 = render_iptables(self.firewall, 4)
         rules_v6 = render_iptables(self.firewall, 6)
         for node in self.nodes:
@@ -389,8 +399,7 @@ class Lab:
                 shutil.rmtree(etc)
             for entry in PER_NODE_ETC_DIRS:
                 (etc / entry).mkdir(parents=True)
-            for name, target in alternatives.items():
-                os.symlink(target, etc / "alternatives" / name)
+            (etc / ALTERNATIVES).symlink_to(lab_alternatives.resolve())
             if self.firewall not in ("nftables", "none"):
                 (etc / "iptables" / "rules.v4").write_text(rules_v4)
                 (etc / "iptables" / "rules.v6").write_text(rules_v6)
@@ -571,6 +580,7 @@ class Lab:
         if self.state_dir.is_dir():
             for path in self.state_dir.glob("delay-n*.*"):
                 path.unlink(missing_ok=True)
+            shutil.rmtree(self.state_dir / ALTERNATIVES, ignore_errors=True)
             try:
                 self.state_dir.rmdir()
             except OSError:

@@ -212,3 +212,15 @@ def test_each_node_has_its_own_etc_files(lab_factory):
         assert lab.run(node, ["ls", "/etc/sysconfig"]).stdout == ""
         assert "trafficEncapMode: encap" in lab.run(node, ["cat", "/etc/antrea/antrea-agent.conf"]).stdout
         assert "holds no rules" in lab.run(node, ["cat", "/etc/nftables.conf"]).stdout
+
+
+def test_a_hundred_nodes_come_up_connected_and_go_down(lab_factory, ping_all):
+    lab = lab_factory(nodes=100, firewall="iptables-nft", mode="hybrid", delay="n1-n100=2ms")
+    assert len(traces(lab.name)["namespaces"]) == 101
+    first, middle, last = lab.node("n1"), lab.node("n50"), lab.node("n100")
+    assert ping_all(lab, [(first, last.gateway_ipv4), (last, middle.transport_ipv6)]) == [False, False]
+    tcp_probe = [sys.executable, "-c", "import socket, sys; socket.create_connection((sys.argv[1], 22), timeout=5)"]
+    refused = lab.run(first, [*tcp_probe, last.gateway_ipv4], check=False)
+    assert "ConnectionRefusedError" in refused.stderr  # the peer answered across the overlay, through both firewalls
+    lab.down()
+    assert traces(lab.name, lab.state_dir) == NOTHING
