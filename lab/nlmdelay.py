@@ -43,6 +43,7 @@ NFGEN_HEADER = struct.Struct("=BBH")
 NLA_HEADER = struct.Struct("=HH")
 QUEUE_MAXLEN = 4096
 RECEIVE_BUFFER = 4 * 1024 * 1024
+REALTIME_PRIORITY = 10
 
 
 class DelayError(Exception):
@@ -180,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, help="created once every queue is bound")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    try:
+        # A held packet must leave on time even when the machine is busy; the loop
+        # sleeps in select() between packets, so real-time priority costs no CPU.
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+    except OSError as error:
+        print(f"nlmdelay: running without real-time priority ({error}); delays may be late on a busy machine",
+              file=sys.stderr)
     delayer = Delayer(dict(args.queue))
     try:
         delayer.bind()

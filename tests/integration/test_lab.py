@@ -108,8 +108,9 @@ def test_each_of_the_four_echo_directions_is_blocked_on_its_own(lab_factory, pin
     assert ping_all(lab, probes) == [False] * (len(probes) - 2) + [True, True]
 
 
-@pytest.mark.parametrize(("firewall", "backend"), [("iptables-nft", "nf_tables"), ("iptables-legacy", "legacy"),
-                                                    ("nftables", "nf_tables"), ("none", "nf_tables")])
+@pytest.mark.parametrize(("firewall", "backend"), [
+    ("iptables-nft", "nf_tables"), ("iptables-legacy", "legacy"), ("nftables", "nf_tables"), ("none", "nf_tables"),
+])
 def test_iptables_resolves_to_the_lab_backend_in_every_node(lab_factory, firewall, backend):
     lab = lab_factory(nodes=2, firewall=firewall)
     for node in lab.nodes:
