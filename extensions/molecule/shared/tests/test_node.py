@@ -21,6 +21,7 @@ INTERFACES_BY_MODE = {
 }
 SAVE_COMMANDS = {"ipv4": "iptables-save", "ipv6": "ip6tables-save"}
 SEPARATOR = "=====nlm-separator====="
+COUNTERS = re.compile(r"\[\d+:\d+\]")
 _STATE = {}
 
 
@@ -30,7 +31,8 @@ def lab_hosts():
 
 
 def without_comments(ruleset):
-    return [line for line in ruleset.splitlines() if line and not line.startswith("#")]
+    """The ruleset without its timestamped comments and packet counters."""
+    return [COUNTERS.sub("[0:0]", line) for line in ruleset.splitlines() if line and not line.startswith("#")]
 
 
 def owned(lines):
