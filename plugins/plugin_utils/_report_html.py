@@ -33,9 +33,9 @@ _SELF_FILL = "#f2f2f2"
 # Below this RTT the log scale would stretch clock noise over the whole palette.
 _SCALE_FLOOR_MS = 0.001
 _LABEL_CHARS = 20
-# Average glyph width of a sans-serif font as a share of its size, to make
-# room for the labels without measuring them.
-_GLYPH_WIDTH = 0.62
+# Average glyph width of a bold sans-serif font (problem labels are bold) as
+# a share of its size, to make room for the labels without measuring them.
+_GLYPH_WIDTH = 0.7
 _SELF = "self"
 # Heatmap side in pixels to aim for, and the cell sizes it may use: 3 nodes get
 # large cells with their values written in, 100 nodes still get 8 px cells.
@@ -142,12 +142,15 @@ details summary { cursor: pointer; font-weight: 600; margin: 1em 0 .5em; }
 {%- if cell.avg is not none %} data-avg-rtt-ms="{{ cell.avg }}"{% endif %}><title>{{ cell.tooltip }}</title>
 <rect x="{{ cell.x }}" y="{{ cell.y }}" width="{{ heatmap.cell }}" height="{{ heatmap.cell }}" fill="{{ cell.fill }}"/>
 {% if cell.status == "lossy" %}
-<rect x="{{ cell.x + heatmap.stroke / 2 }}" y="{{ cell.y + heatmap.stroke / 2 }}" width="{{ heatmap.cell - heatmap.stroke }}" height="{{ heatmap.cell - heatmap.stroke }}" fill="none" stroke="{{ red }}" stroke-width="{{ heatmap.stroke }}"/>
+<rect x="{{ cell.x + heatmap.inset }}" y="{{ cell.y + heatmap.inset }}" width="{{ heatmap.frame }}"
+ height="{{ heatmap.frame }}" fill="none" stroke="{{ red }}" stroke-width="{{ heatmap.stroke }}"/>
 {% elif cell.status == "down" and heatmap.marks %}
-<path d="M{{ cell.x + heatmap.cell // 4 }} {{ cell.y + heatmap.cell // 4 }}l{{ heatmap.cell // 2 }} {{ heatmap.cell // 2 }}m0 -{{ heatmap.cell // 2 }}l-{{ heatmap.cell // 2 }} {{ heatmap.cell // 2 }}" stroke="#fff" stroke-width="{{ heatmap.stroke }}"/>
+<path d="M{{ cell.x + heatmap.quarter }} {{ cell.y + heatmap.quarter }}{{ heatmap.cross }}" stroke="#fff"
+ stroke-width="{{ heatmap.stroke }}"/>
 {% endif %}
 {% if cell.text %}
-<text x="{{ cell.x + heatmap.cell // 2 }}" y="{{ cell.y + heatmap.cell // 2 }}" font-size="{{ heatmap.font }}" text-anchor="middle" dominant-baseline="central" fill="{{ cell.text_fill }}">{{ cell.text }}</text>
+<text x="{{ cell.x + heatmap.cell // 2 }}" y="{{ cell.y + heatmap.cell // 2 }}" font-size="{{ heatmap.font }}"
+ text-anchor="middle" dominant-baseline="central" fill="{{ cell.text_fill }}">{{ cell.text }}</text>
 {% endif %}
 </g>
 {% endfor %}
@@ -242,8 +245,8 @@ def _truncate(name):
 
 def _tooltip(cell):
     """One line per fact about the pair: the browser shows it on hover."""
-    lines = ["%s \u2192 %s, %s %s: %s" % (cell["source"], cell["target"], cell["family"], cell["address"] or "",
-                                        _STATUS_TEXT[cell["status"]])]
+    lines = ["%s \u2192 %s, %s %s: %s" % (
+        cell["source"], cell["target"], cell["family"], cell["address"] or "", _STATUS_TEXT[cell["status"]])]
     if cell["avg_rtt_ms"] is not None:
         lines.append("avg %s ms (min %s, max %s, jitter %s)" % tuple(
             _ms_text(cell[key]) or "-" for key in ("avg_rtt_ms", "min_rtt_ms", "max_rtt_ms", "jitter_ms")))
@@ -294,11 +297,19 @@ def _heatmap(matrix, family, scale):
     # problem, not every column's.
     problem_sources = {cell["source"] for cell in cells if cell["status"] not in (_SELF, STATUS_OK)}
     problem_targets = {cell["target"] for cell in cells if cell["status"] in (STATUS_LOSSY, STATUS_DOWN, STATUS_ERROR)}
+    stroke = max(1.5, round(cell_size / 10, 1))
+    half = cell_size // 2
     return {
         "family": family,
         "cell": cell_size,
         "font": font,
-        "stroke": max(1.5, round(cell_size / 10, 1)),
+        "stroke": stroke,
+        # The lossy frame is drawn inside the cell, so that it does not cover the neighbours.
+        "inset": stroke / 2,
+        "frame": cell_size - stroke,
+        # A cross over the middle half of the cell, relative to its top left quarter point.
+        "quarter": cell_size // 4,
+        "cross": "l%d %dm0 -%dl-%d %d" % (half, half, half, half, half),
         "marks": cell_size >= _MARK_MIN,
         "width": side,
         "height": side,
