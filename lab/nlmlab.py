@@ -549,6 +549,8 @@ class Lab:
         inventory = {"all": {"children": {"nlm_nodes": {
             "vars": {
                 "ansible_connection": "nodelatency.monitor.netns",
+                # entered as root already: a play's become has nothing to do
+                "ansible_become": False,
                 "ansible_python_interpreter": sys.executable,
                 "nlm_lab_name": self.name,
                 "nlm_lab_firewall": self.firewall,
