@@ -24,7 +24,7 @@ def interface_name_problem(name):
         return "interface name %r is reserved by the kernel" % name
     bad = sorted(set(name) & _FORBIDDEN)
     if bad:
-        return "interface name %r contains %s; whitespace, '/', ':', quotes and backslashes are not allowed" % (
+        return "interface name %r contains %s (whitespace, '/', ':', quotes and backslashes are not allowed)" % (
             name, ", ".join(repr(char) for char in bad))
     return None
 
