@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Delay packets that netfilter hands to NFQUEUE, then let them go.
 
 The lab runs one of these inside each node namespace that has a delayed link
@@ -108,7 +107,7 @@ def parse_messages(data: bytes):
 
 def parse_queue(text: str) -> tuple[int, float]:
     """``2:10`` or ``2:7.5`` -> (2, 0.0075): queue number and hold time in seconds."""
-    queue, _, milliseconds = text.partition(":")
+    queue, _separator, milliseconds = text.partition(":")
     try:
         number, hold = int(queue), float(milliseconds) / 1000
     except ValueError:
@@ -168,7 +167,7 @@ class Delayer:
     def run(self) -> None:
         while True:
             timeout = max(0.0, self.pending[0][0] - time.monotonic()) if self.pending else None
-            readable, _, _ = select.select([self.sock], [], [], timeout)
+            readable = select.select([self.sock], [], [], timeout)[0]
             if readable:
                 self._receive()
             self._release_due()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A multi-node Antrea-like network built from Linux network namespaces.
 
 Each node is a network namespace with ``eth0`` on a transport network (a bridge in
@@ -87,7 +86,7 @@ class Node:
 
 def plan_node(lab_name: str, index: int, subnet: int) -> Node:
     """Addresses of node ``n<index>`` on transport subnet ``subnet`` (0 or 1)."""
-    pod_ipv4 = list(POD_SUPERNET_IPV4.subnets(new_prefix=24))[index]
+    pod_ipv4 = ipaddress.ip_network((int(POD_SUPERNET_IPV4.network_address) + (index << 8), 24))
     pod_ipv6 = ipaddress.ip_network((int(POD_SUPERNET_IPV6.network_address) + (index << 64), 64))
     return Node(
         name=f"n{index}",
@@ -380,7 +379,7 @@ class Lab:
         alternatives = {entry.name: os.readlink(entry) for entry in os.scandir("/etc/alternatives") if entry.is_symlink()}
         backend = iptables_backend(self.firewall)
         for command in IPTABLES_COMMANDS:
-            family, _, suffix = command.partition("-")
+            family, _separator, suffix = command.partition("-")
             target = f"/usr/sbin/{family}-{backend}" + (f"-{suffix}" if suffix else "")
             if not Path(target).exists():
                 raise LabError(f"{target} is missing; install the iptables package (make setup) and try again")
@@ -509,11 +508,10 @@ class Lab:
             node = self._by_name[node_name]
             ready_file = self.state_dir / f"delay-{node.name}.ready"
             ready_file.unlink(missing_ok=True)
-            log = open(self.state_dir / f"delay-{node.name}.log", "w")
             argv = ["ip", "netns", "exec", node.netns, sys.executable, str(DELAY_DAEMON), "--ready-file", str(ready_file)]
             argv += [f"--queue={peer.index}:{milliseconds}" for peer, milliseconds in peer_delays]
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-            log.close()
+            with open(self.state_dir / f"delay-{node.name}.log", "w", encoding="utf-8") as log:
+                process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
             pids.append(process.pid)
             self._write_state(daemon_pids=pids)
             deadline = time.monotonic() + 10
@@ -521,7 +519,7 @@ class Lab:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise LabError(f"the delay daemon of {node.name} did not start; see {self.state_dir}/delay-{node.name}.log")
                 time.sleep(0.02)
-            queues = [(peer, peer.index) for peer, _ in peer_delays]
+            queues = [(peer, peer.index) for peer, _milliseconds in peer_delays]
             _run(["ip", "netns", "exec", node.netns, "iptables-restore", "--noflush"], input=render_delay_hooks(node, queues, 4))
             _run(["ip", "netns", "exec", node.netns, "ip6tables-restore", "--noflush"], input=render_delay_hooks(node, queues, 6))
         return pids
