@@ -28,67 +28,93 @@ print(json.dumps({"cpu_seconds": time.process_time() - cpu, "facts": facts}))
 
 
 class Timed:
-    """Wall and CPU (user + system) seconds of one child process, and its output."""
+    """A child process started now; finish() waits for it and keeps wall and CPU (user + system) seconds and output."""
 
-    def __init__(self, argv, stdin_text=None, timeout=600):
-        started = time.monotonic()
-        with tempfile.TemporaryFile("w+") as output, tempfile.TemporaryFile("w+") as errors:
-            process = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
-                                       stdout=output, stderr=errors, text=True)
-            if stdin_text is not None:
-                process.stdin.write(stdin_text)
-                process.stdin.close()
-            deadline = started + timeout
-            while True:
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() > deadline:
-                    process.kill()
-                    raise RuntimeError("%s did not finish within %d s" % (argv[0], timeout))
-                time.sleep(0.001)
-            process.returncode = os.waitstatus_to_exitcode(status)
-            self.wall_seconds = time.monotonic() - started
-            self.cpu_seconds = usage.ru_utime + usage.ru_stime
-            output.seek(0)
-            errors.seek(0)
-            self.stdout = output.read()
-            self.stderr = errors.read()
-            self.returncode = process.returncode
+    def __init__(self, argv, stdin_text=None):
+        self._argv = argv
+        self._output = tempfile.TemporaryFile("w+")
+        self._errors = tempfile.TemporaryFile("w+")
+        self._started = time.monotonic()
+        self._process = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                                         stdout=self._output, stderr=self._errors, text=True)
+        if stdin_text is not None:
+            self._process.stdin.write(stdin_text)
+            self._process.stdin.close()
+
+    def finish(self, timeout=600):
+        deadline = self._started + timeout
+        while True:
+            pid, status, usage = os.wait4(self._process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                self._process.kill()
+                self._process.wait()
+                raise RuntimeError("%s did not finish within %d s" % (self._argv[0], timeout))
+            time.sleep(0.001)
+        self.wall_seconds = time.monotonic() - self._started
+        self.cpu_seconds = usage.ru_utime + usage.ru_stime
+        self.returncode = os.waitstatus_to_exitcode(status)
+        # wait4 reaped the child already; tell Popen so that it does not try again.
+        self._process.returncode = self.returncode
+        for stream in (self._output, self._errors):
+            stream.seek(0)
+        self.stdout = self._output.read()
+        self.stderr = self._errors.read()
+        self._output.close()
+        self._errors.close()
+        return self
 
 
 def in_netns(netns, argv):
     return ["ip", "netns", "exec", netns, *argv]
 
 
-def run_module(netns, args):
-    """The nlm_probe module as Ansible runs it on a node (module process only); returns (Timed, nlm_latency)."""
+def module_command(netns, args_path):
+    return in_netns(netns, ["env", "PYTHONPATH=%s" % (REPO / ".collections"), PYTHON, "-m", MODULE, str(args_path)])
+
+
+def module_args_file(args):
+    """A temporary file with the module's arguments, as Ansible hands them over; the caller removes it."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
-    try:
-        timed = Timed(in_netns(netns, ["env", "PYTHONPATH=%s" % (REPO / ".collections"), PYTHON, "-m", MODULE,
-                                       handle.name]))
-    finally:
-        os.unlink(handle.name)
+    return handle.name
+
+
+def module_latency(timed):
+    """nlm_latency from a finished module run."""
     if timed.returncode != 0:
         raise RuntimeError("nlm_probe failed: %s %s" % (timed.stdout, timed.stderr))
-    return timed, json.loads(timed.stdout)["ansible_facts"]["nlm_latency"]
+    return json.loads(timed.stdout)["ansible_facts"]["nlm_latency"]
+
+
+def run_module(netns, args):
+    """The nlm_probe module as Ansible runs it on a node (module process only); returns (Timed, nlm_latency)."""
+    args_path = module_args_file(args)
+    try:
+        timed = Timed(module_command(netns, args_path)).finish()
+    finally:
+        os.unlink(args_path)
+    return timed, module_latency(timed)
 
 
 def run_engine(netns, args):
     """The probe engine alone; returns (Timed, engine CPU seconds, nlm_latency)."""
     timed = Timed(in_netns(netns, ["env", "PYTHONPATH=%s" % (REPO / ".collections"), PYTHON, "-c", ENGINE_SNIPPET]),
-                  stdin_text=json.dumps(args))
+                  stdin_text=json.dumps(args)).finish()
     if timed.returncode != 0:
         raise RuntimeError("probe engine failed: %s" % timed.stderr)
     result = json.loads(timed.stdout)
     return timed, result["cpu_seconds"], result["facts"]
 
 
-def ping_rtts(netns, address, count, interval):
-    """RTTs (ms) of iputils ping."""
-    timed = Timed(in_netns(netns, ["ping", "-n", "-c", str(count), "-i", str(interval), address]))
-    return [float(value) for value in re.findall(r"time=([0-9.]+) ms", timed.stdout)]
+def ping_command(netns, address, count, interval):
+    return in_netns(netns, ["ping", "-n", "-c", str(count), "-i", str(interval), address])
+
+
+def ping_rtts(stdout):
+    """RTTs (ms) from iputils ping's output."""
+    return [float(value) for value in re.findall(r"time=([0-9.]+) ms", stdout)]
 
 
 def fping_command(netns, addresses, count, interval, timeout):
@@ -106,12 +132,11 @@ def fping_rtts(stderr):
     return rtts
 
 
-def multiping_rtts(netns, address, count, interval):
-    """RTTs (ms) of icmplib's multiping, one host."""
+def multiping_command(netns, address, count, interval):
+    """icmplib's multiping on one host, printing its RTTs (ms) as JSON."""
     snippet = ("import json, icmplib; host = icmplib.multiping([%r], count=%d, interval=%r, timeout=1, privileged=True)[0];"
                " print(json.dumps(host.rtts))" % (address, count, interval))
-    timed = Timed(in_netns(netns, [PYTHON, "-c", snippet]))
-    return json.loads(timed.stdout)
+    return in_netns(netns, [PYTHON, "-c", snippet])
 
 
 def median(values):

@@ -83,11 +83,11 @@ def measure(sizes=(10, 100, 1000), repeats=5, count=3, interval=0.2, timeout=1.0
                 module, facts = run_module(pair.prober, dict(args, targets=addresses))
                 received = sum(target["received"] for peer in facts["peers"] for target in peer["targets"])
                 _engine, engine_cpu, _facts = run_engine(pair.prober, dict(args, targets=addresses))
-                fping = Timed(fping_command(pair.prober, addresses, count, interval, timeout))
+                fping = Timed(fping_command(pair.prober, addresses, count, interval, timeout)).finish()
                 fping_received = sum(len(rtts) for rtts in fping_rtts(fping.stderr).values())
                 if received != size * count or fping_received != size * count:
-                    raise RuntimeError("lost probes: nlm_probe %d, fping %d of %d" % (received, fping_received,
-                                                                                     size * count))
+                    raise RuntimeError("lost probes: nlm_probe %d, fping %d of %d"
+                                       % (received, fping_received, size * count))
                 samples["module_wall"].append(module.wall_seconds)
                 samples["module_cpu"].append(module.cpu_seconds)
                 samples["engine_cpu"].append(engine_cpu)
