@@ -32,6 +32,9 @@ _ERROR_FILL = "#3b3b3b"
 _SELF_FILL = "#f2f2f2"
 # Below this RTT the log scale would stretch clock noise over the whole palette.
 _SCALE_FLOOR_MS = 0.001
+# The scale spans at least this factor, so that 20.2 ms and 20.5 ms on a quiet
+# network look alike instead of taking the palette's two ends.
+_MIN_SCALE_RATIO = 10.0
 _LABEL_CHARS = 20
 # Average glyph width of a bold sans-serif font (problem labels are bold) as
 # a share of its size, to make room for the labels without measuring them.
@@ -220,11 +223,12 @@ class LogScale:
         # Without a single reply there is nothing to scale; any range will do.
         floored = [max(value, _SCALE_FLOOR_MS) for value in values_ms] or [1.0]
         self.low, self.high = min(floored), max(floored)
+        if self.high / self.low < _MIN_SCALE_RATIO:
+            centre = math.sqrt(self.low * self.high)
+            self.low, self.high = centre / math.sqrt(_MIN_SCALE_RATIO), centre * math.sqrt(_MIN_SCALE_RATIO)
         self._span = math.log(self.high / self.low)
 
     def position(self, value_ms):
-        if not self._span:
-            return 0.5
         return math.log(max(value_ms, _SCALE_FLOOR_MS) / self.low) / self._span
 
     def value(self, position):

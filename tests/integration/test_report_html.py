@@ -5,11 +5,14 @@
 
 Each page is written under tests/output/reports/, loaded by Chromium, and the DOM
 Chromium built is checked cell by cell; a screenshot is kept next to the page
-for people to look at.
+for people to look at. Synthetic facts give 3 and 100 nodes with every pair
+status; a lab of three namespaces gives a page from real ICMP, made by the
+filters inside a playbook.
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
 import shutil
 import struct
@@ -22,6 +25,32 @@ from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_matrix i
 from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.html_dom import parse
 from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import synthetic_facts
 
+LAB_PLAYBOOK = """
+- hosts: nlm_nodes
+  gather_facts: false
+  tasks:
+    - name: Measure
+      nodelatency.monitor.nlm_probe:
+        count: 3
+        interval: 0.05
+        timeout: 0.5
+
+    - name: Report, on the controller
+      ansible.builtin.copy:
+        content: "{{ hostvars | nodelatency.monitor.nlm_latency_heatmap_html(hosts=ansible_play_hosts_all) }}"
+        dest: "{{ page }}"
+        mode: "0644"
+      delegate_to: localhost
+      run_once: true
+
+    - name: Keep the facts for the test
+      ansible.builtin.copy:
+        content: "{{ ansible_play_hosts_all | map('extract', hostvars, 'nlm_latency') | ansible.builtin.to_json }}"
+        dest: "{{ facts }}"
+        mode: "0644"
+      delegate_to: localhost
+      run_once: true
+"""
 OUTPUT = pathlib.Path(__file__).resolve().parents[1] / "output" / "reports"
 # An inventory name that would become markup if the page did not escape it.
 AWKWARD = '<b>n3</b>&"co"'
@@ -60,7 +89,12 @@ def load(chromium, name, facts, window):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page = OUTPUT / ("%s.html" % name)
     page.write_text(nlm_latency_heatmap_html(facts, title="Node latency, %s" % name))
-    screenshot = OUTPUT / ("%s.png" % name)
+    return load_page(chromium, page, window)
+
+
+def load_page(chromium, page, window):
+    """Take the page's screenshot next to it, and return the DOM Chromium built from it."""
+    screenshot = page.with_suffix(".png")
     screenshot.unlink(missing_ok=True)
     chromium(page, "--screenshot=%s" % screenshot, "--window-size=%d,%d" % window)
     assert png_size(screenshot) == window
@@ -125,3 +159,33 @@ def test_a_hundred_nodes(chromium):
     assert [label.own_text() for label in svg.find_all("text", class_="problem")] == [
         "node-001", "node-003", "node-100", "node-002", "node-003"]
     assert len(document.find_all("table", id="pair-details")[0].find_all("tr")) == 1 + 200
+
+
+@pytest.mark.lab
+def test_three_lab_nodes_with_real_icmp(chromium, module_lab_factory, run_ansible, tmp_path):
+    """n1 and n2 allow ICMP echo, 20 ms apart; n3 keeps its default-deny firewall."""
+    lab = module_lab_factory(nodes=3, firewall="iptables-nft", mode="encap", delay="n1-n2=20ms")
+    allowed = run_ansible(["n1:n2", "-m", "nodelatency.monitor.nlm_icmp_allow",
+                           "-a", json.dumps({"interfaces": ["antrea-gw0"]})], lab.inventory_path)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page, facts_path = OUTPUT / "heatmap-lab-3-nodes.html", tmp_path / "facts.json"
+    playbook = tmp_path / "report.yml"
+    playbook.write_text(LAB_PLAYBOOK)
+
+    run = run_ansible([str(playbook), "-e", json.dumps({"page": str(page), "facts": str(facts_path)})],
+                      lab.inventory_path, program="ansible-playbook")
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    matrix = nlm_latency_matrix(json.loads(facts_path.read_text()))
+    document = load_page(chromium, page, (1280, 1000))
+    assert_cells_match(document, matrix)
+    for family in ("ipv4", "ipv6"):
+        cells = {(cell.attrs["data-source"], cell.attrs["data-target"]): cell
+                 for cell in document.find_all("svg", data_family=family)[0].find_all("g", class_="cell")}
+        for pair in (("n1", "n2"), ("n2", "n1")):
+            assert cells[pair].attrs["data-status"] == "ok"
+            assert float(cells[pair].attrs["data-avg-rtt-ms"]) >= 20.0
+        # n3 drops what comes in and refuses what goes out: nothing to or from it is answered.
+        for pair in (("n1", "n3"), ("n2", "n3"), ("n3", "n1"), ("n3", "n2")):
+            assert cells[pair].attrs["data-status"] in ("down", "error")

@@ -123,7 +123,11 @@ def test_scale_and_palette_ends():
     scale = LogScale([0.1, 10.0])
     assert (scale.position(0.1), scale.position(1.0), scale.position(10.0)) == (0.0, 0.5, 1.0)
     assert scale.value(0.5) == pytest.approx(1.0)
-    assert LogScale([2.0, 2.0]).position(2.0) == 0.5
+    # Close values stay close: the scale spans at least a factor of ten around them.
+    quiet = LogScale([20.2, 20.5])
+    assert (quiet.low, quiet.high) == (pytest.approx(6.43, abs=0.01), pytest.approx(64.3, abs=0.1))
+    assert 0.49 < quiet.position(20.2) < quiet.position(20.5) < 0.51
+    assert LogScale([2.0, 2.0]).position(2.0) == pytest.approx(0.5)
     assert (palette_colour(0.0), palette_colour(1.0), palette_colour(2.0)) == ("#fde725", "#440154", "#440154")
 
 
