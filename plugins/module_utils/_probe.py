@@ -13,7 +13,6 @@ in this run, and only within the per-probe timeout.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import math
 import os
 import select
@@ -74,11 +73,29 @@ _RAW_ICMPV6_WANTED = (1, 2, 3, 4, 129)
 
 
 def canonical_address(text):
-    """(family, canonical text) of an IP address literal; ValueError with a reason otherwise."""
+    """(family, canonical text) of an IP address literal; ValueError with a reason otherwise.
+
+    Canonical is the kernel's own spelling (inet_ntop), the one recvmsg reports
+    the sources of replies in, so that matching needs no parsing per packet.
+    """
     if "%" in text:
         raise ValueError("zone index in %r is not supported; give the address without it and set interface" % text)
-    address = ipaddress.ip_address(text)
-    return address.version, address.compressed
+    for family, address_family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
+        try:
+            return family, socket.inet_ntop(address_family, socket.inet_pton(address_family, text))
+        except (OSError, ValueError):
+            continue
+    raise ValueError("%r is not an IPv4 or IPv6 address" % text)
+
+
+def address_family(address):
+    """4 or 6 for a canonical address."""
+    return 6 if ":" in address else 4
+
+
+def _without_zone(text):
+    """Link-local sources come back as 'fe80::1%eth0'."""
+    return text.split("%", 1)[0] if "%" in text else text
 
 
 class Ledger:
@@ -218,7 +235,6 @@ class FamilySocket:
         self.sock = self._icmp.sock
         self.sock.setblocking(False)
         self._with_ip_header = privileged and family == 4
-        self._canonical = {}
         self._receive_bytes = 2048
         self._configure(source, interface)
         if privileged:
@@ -286,13 +302,6 @@ class FamilySocket:
             return send_ns, err.strerror or str(err)
         return send_ns, None
 
-    def _source(self, text):
-        canonical = self._canonical.get(text)
-        if canonical is None:
-            canonical = ipaddress.ip_address(text.split("%", 1)[0]).compressed
-            self._canonical[text] = canonical
-        return canonical
-
     def drain(self, ledger):
         """Read everything queued on the socket into the ledger."""
         while True:
@@ -309,11 +318,11 @@ class FamilySocket:
             message = parse_message(self.family, data, self._with_ip_header)
             if message is None:
                 continue
-            source = self._source(peer[0])
+            source = _without_zone(peer[0])
             if message.kind == "reply":
                 ledger.reply(self.family, source, message, recv_ns)
             else:
-                message = message._replace(destination=self._source(message.destination))
+                message = message._replace(destination=_without_zone(message.destination))
                 ledger.error(self.family, message,
                              "%s from %s" % (describe_error(self.family, message.icmp_type, message.icmp_code), source))
         if not self.privileged:
@@ -331,7 +340,7 @@ class FamilySocket:
             if quoted is None or description is None:
                 continue
             identifier, sequence, payload = quoted
-            message = Message("error", identifier, sequence, payload, None, None, self._source(destination[0]))
+            message = Message("error", identifier, sequence, payload, None, None, _without_zone(destination[0]))
             ledger.error(self.family, message, description)
 
     def close(self):
@@ -403,7 +412,7 @@ class Prober:
         """addresses: canonical addresses; sockets: {family: FamilySocket} covering their families."""
         self._by_family = {}
         for address in addresses:
-            self._by_family.setdefault(ipaddress.ip_address(address).version, []).append(address)
+            self._by_family.setdefault(address_family(address), []).append(address)
         self._count = count
         self._interval = interval
         self._timeout = timeout
@@ -502,7 +511,7 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
                 addresses.append(address)
         peers.append({"name": peer_name, "targets": peer_targets})
 
-    families = set(ipaddress.ip_address(address).version for address in addresses)
+    families = set(address_family(address) for address in addresses)
     sockets = open_sockets(families, privileged, sources, interface) if families else {}
     try:
         results = Prober(addresses, count, interval, timeout, payload_size, sockets).run()

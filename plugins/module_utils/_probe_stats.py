@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 
 _NS_PER_MS = 1_000_000
@@ -59,10 +60,15 @@ def loss_ratio(sent, received):
     return round(1.0 - received / sent, 6)
 
 
+@functools.lru_cache(maxsize=64)
+def _utc_second(seconds):
+    # A run's time stamps fall into a few seconds; thousands of targets share them.
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def rfc3339(realtime_ns):
     """RFC 3339 UTC time stamp with microseconds of a CLOCK_REALTIME value in nanoseconds; None stays None."""
     if realtime_ns is None:
         return None
     seconds, remainder = divmod(realtime_ns, _NS_PER_S)
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
-    return "%s.%06dZ" % (moment.strftime("%Y-%m-%dT%H:%M:%S"), remainder // 1000)
+    return "%s.%06dZ" % (_utc_second(seconds), remainder // 1000)

@@ -126,15 +126,23 @@ def test_send_failure_counts_as_sent_and_lost():
 @pytest.mark.parametrize("text, expected", [
     ("198.18.0.1", (4, "198.18.0.1")),
     ("2001:DB8:0:0::1", (6, "2001:db8::1")),
-    ("::ffff:198.18.0.1", (6, "::ffff:c612:1")),
+    ("2001:db8:0:0:1:0:0:1", (6, "2001:db8::1:0:0:1")),
+    ("::ffff:198.18.0.1", (6, "::ffff:198.18.0.1")),
 ])
-def test_canonical_address(text, expected):
+def test_canonical_address_is_the_kernels_spelling(text, expected):
     assert _probe.canonical_address(text) == expected
+    assert _probe.address_family(expected[1]) == expected[0]
 
 
-@pytest.mark.parametrize("text", ["node2", "198.18.0.256", "", "fe80::1%eth0"])
-def test_canonical_address_rejects(text):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("text, message", [
+    ("node2", "'node2' is not an IPv4 or IPv6 address"),
+    ("198.18.0.256", "is not an IPv4 or IPv6 address"),
+    ("198.18.0", "is not an IPv4 or IPv6 address"),
+    ("", "is not an IPv4 or IPv6 address"),
+    ("fe80::1%eth0", "zone index in 'fe80::1%eth0' is not supported"),
+])
+def test_canonical_address_rejects(text, message):
+    with pytest.raises(ValueError, match=message):
         _probe.canonical_address(text)
 
 
