@@ -49,7 +49,7 @@ options:
       - The ownership tag, written as the rules' C(-m comment). Rules in C(INPUT)/C(OUTPUT) carrying it,
         every rule in the C(NLM-INPUT)/C(NLM-OUTPUT) chains and every jump into them belong to this
         module; nothing else is ever changed.
-      - Letters, digits, spaces and C(. _ : / = + , @ -), at most 255 characters.
+      - "Letters, digits, spaces and C(. _ : / = + , @ -), starting with a letter or digit, at most 255 characters."
     type: str
     default: nodelatency.monitor
 """

@@ -16,7 +16,7 @@ import os
 import socket
 from collections import namedtuple
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError, command_failed
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import command_failed
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import parse_save, variant_of_version
 
 # rtnetlink address scopes

@@ -391,6 +391,7 @@ class Transaction(object):
         self.table.chains[chain] = Chain(chain, "-")
         # Declared only when missing: declaring an existing chain flushes it.
         self.headers.append(":%s - [0:0]" % chain)
+        self.added.append(":%s -" % chain)
 
     def delete_chain(self, chain):
         del self.table.chains[chain]
@@ -528,8 +529,7 @@ def inspect(table, family, expected, comment):
 def _fate(table, rule, chain, position):
     builtin = BUILTIN_CHAINS[rule.direction]
     if chain == builtin:
-        effective, shadowed_by = _fate_before(table, rule, position)
-        return effective, shadowed_by
+        return _fate_before(table, rule, position)
     if chain is None:
         return _fate_before(table, rule, None)
     jump = next((number for number, spec in enumerate(table.rules(builtin), 1)

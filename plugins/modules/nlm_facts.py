@@ -21,7 +21,7 @@ description:
 requirements:
   - pyroute2 on the managed node
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:
   - nodelatency.monitor.attributes
   - nodelatency.monitor.attributes.FACTS

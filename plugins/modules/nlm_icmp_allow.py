@@ -25,7 +25,7 @@ description:
   - Runs on one network namespace are serialised with a lock file in C(/run/lock), so concurrent runs
     do not add the same rule twice.
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:
   - nodelatency.monitor.attributes
   - nodelatency.monitor.icmp_allow

@@ -25,7 +25,7 @@ description:
     other tables (C(raw), C(mangle)) and native nftables tables, which can drop the traffic as well, are
     not looked at.
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:
   - nodelatency.monitor.attributes
   - nodelatency.monitor.attributes.INFO_MODULE

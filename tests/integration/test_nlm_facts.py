@@ -133,8 +133,8 @@ def test_firewall_backend_and_native_nftables(facts):
     else:
         # iptables-nft's own ip/ip6 filter tables have input and output base chains too
         assert firewall["nftables"] == {"available": True, "base_chains": [], "has_input_output_base_chains": False}
-    assert firewall["firewalld_running"] is (subprocess.run(["pgrep", "-x", "firewalld"], check=False,
-                                                             capture_output=True).returncode == 0)
+    pgrep = subprocess.run(["pgrep", "-x", "firewalld"], check=False, capture_output=True)
+    assert firewall["firewalld_running"] is (pgrep.returncode == 0)
 
 
 def test_other_backend_rules_are_noticed(facts):

@@ -54,8 +54,8 @@ def seed_rules(family):
         "-A INPUT -i antrea-gw9 -p %s %s %d -j ACCEPT" % (proto, match, 8 if v4 else 128),
         "-A INPUT -i antrea-gw9 -p %s %s %d -m comment --comment \"someone else\" -j ACCEPT"
         % (proto, match, 0 if v4 else 129),
-        "-A OUTPUT -o antrea-gw9 -p %s %s %d -m comment --comment \"%s\" -j DROP" % (proto, match, 8 if v4 else 128,
-                                                                                        "not " + TAG),
+        "-A OUTPUT -o antrea-gw9 -p %s %s %d -m comment --comment \"not %s\" -j DROP"
+        % (proto, match, 8 if v4 else 128, TAG),
     ]
     assert len([line for line in lines if line.startswith("-A")]) == 1000 + 3
     return "\n".join(lines + ["COMMIT"]) + "\n"

@@ -283,18 +283,18 @@ def test_append_lands_behind_a_reject_and_enforce_order_moves_it(chain_mode):
     assert all(not inspection["effective"] for inspection in inspect(
         appended.table, "ipv4", expected_rules("ipv4", ["gw0"], ("responder", "prober")), TAG))
     # presence is enough by default
-    assert plan(appended.table, "ipv4", request("ipv4", ["gw0"], chain_mode=chain_mode,
-                                                   placement="append")).restore_input() is None
-    ordered = plan(appended.table, "ipv4", request("ipv4", ["gw0"], chain_mode=chain_mode,
-                                                     placement="append", enforce_order=True))
+    appended_again = plan(appended.table, "ipv4", request("ipv4", ["gw0"], chain_mode=chain_mode, placement="append"))
+    assert appended_again.restore_input() is None
+    ordered = plan(appended.table, "ipv4",
+                   request("ipv4", ["gw0"], chain_mode=chain_mode, placement="append", enforce_order=True))
     assert [line.split()[0] for line in ordered.commands] == ["-D", "-I"] * (2 if chain_mode == "dedicated" else 4)
     assert ordered.added == [] and ordered.removed == []
     assert all(inspection["effective"] for inspection in inspect(
         ordered.table, "ipv4", expected_rules("ipv4", ["gw0"], ("responder", "prober")), TAG))
     assert foreign_lines(ordered.table) == foreign_lines(table)
     # with enforce_order from the start, nothing is appended behind the REJECT
-    direct = plan(table, "ipv4", request("ipv4", ["gw0"], chain_mode=chain_mode, placement="append",
-                                          enforce_order=True))
+    direct = plan(table, "ipv4",
+                  request("ipv4", ["gw0"], chain_mode=chain_mode, placement="append", enforce_order=True))
     assert all(line.startswith(("-I", "-A NLM-", ":")) for line in direct.commands)
 
 

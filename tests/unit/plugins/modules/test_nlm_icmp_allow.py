@@ -77,7 +77,8 @@ def test_present_reads_plans_restores_once_and_reads_back(run_module):
     ]
     assert run.result["changed"] is True
     assert run.result["backend"] == "iptables-nft"
-    assert run.result["rules"]["ipv4"]["added"] == V4_RULES + V4_JUMPS
+    assert run.result["rules"]["ipv4"]["added"] == (
+        [":NLM-INPUT -"] + V4_RULES[:2] + [":NLM-OUTPUT -"] + V4_RULES[2:] + V4_JUMPS)
     assert run.result["rules"]["ipv4"]["removed"] == []
     assert run.result["rules"]["ipv4"]["present"] == [":NLM-INPUT -", ":NLM-OUTPUT -"] + V4_JUMPS + V4_RULES
     assert "ipv6" not in run.result["rules"]
@@ -128,8 +129,8 @@ def test_absent_on_a_clean_host_changes_nothing(run_module):
     run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "state": "absent"},
                      respond=FakeFirewall())
     assert run.result["changed"] is False
-    assert [argv[0] for argv in run.argvs] == ["/usr/sbin/iptables", "/usr/sbin/iptables-nft-save",
-                                                "/usr/sbin/ip6tables-nft-save"]
+    assert [argv[0] for argv in run.argvs] == [
+        "/usr/sbin/iptables", "/usr/sbin/iptables-nft-save", "/usr/sbin/ip6tables-nft-save"]
 
 
 def test_absent_removes_rules_jumps_and_chains(run_module):
