@@ -55,7 +55,8 @@ molecule() {
         echo "molecule: no scenarios in extensions/molecule yet"
         return 0
     fi
-    "$bin/molecule" test --all
+    # one pytest test per scenario, each running `molecule test -s <scenario>`
+    "$bin/python" -m pytest tests/molecule
 }
 
 for layer in "${layers[@]}"; do
