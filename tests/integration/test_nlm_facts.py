@@ -30,10 +30,11 @@ PLAYBOOK = """
         gateway_interface: antrea-gw9
         transport_interface: eth9
       register: missing
-    - name: A rule in the backend the iptables command does not use
+    - name: A rule in each iptables backend, one of which the iptables command does not use
       ansible.builtin.command:
-        argv: ["{{ other_iptables }}", -A, FORWARD, -s, 198.18.0.99, -j, DROP]
+        argv: ["{{ item }}", -A, INPUT, -s, 198.18.0.99, -j, DROP]
       changed_when: true
+      loop: [iptables-nft, iptables-legacy]
     - name: Facts with that rule
       nodelatency.monitor.nlm_facts:
       register: other_rules
@@ -47,11 +48,11 @@ PLAYBOOK = """
 """
 
 
-@pytest.fixture(scope="module", params=["iptables-nft", "iptables-legacy", "nftables"])
+@pytest.fixture(scope="module", params=["iptables-legacy", "nftables"])
 def facts(request, module_lab_factory, run_ansible, tmp_path_factory):
-    """(lab, {run: registered result}) for a 1-node lab of each firewall kind; the node
-    gets a default route through the transport network first, and a rule in the iptables
-    backend it does not use before the last run."""
+    """(lab, {run: registered result}) for a 1-node lab with the legacy backend and one
+    with native nftables (and the nft backend); the node gets a default route through
+    the transport network first, and a rule in both iptables backends before the last run."""
     lab = module_lab_factory(nodes=1, firewall=request.param)
     try:
         node = lab.node("n1")
@@ -59,9 +60,8 @@ def facts(request, module_lab_factory, run_ansible, tmp_path_factory):
         directory = tmp_path_factory.mktemp("facts")
         playbook = directory / "facts.yml"
         playbook.write_text(PLAYBOOK)
-        other = "iptables-nft" if lab.firewall == "iptables-legacy" else "iptables-legacy"
-        completed = run_ansible(["-e", "results_dir=%s" % directory, "-e", "other_iptables=%s" % other,
-                                 str(playbook)], lab.inventory_path, program="ansible-playbook")
+        completed = run_ansible(["-e", "results_dir=%s" % directory, str(playbook)], lab.inventory_path,
+                                program="ansible-playbook")
         assert completed.returncode == 0, completed.stdout + completed.stderr
         yield lab, json.loads((directory / "n1.json").read_text())
     finally:
@@ -125,18 +125,23 @@ def test_firewall_backend_and_native_nftables(facts):
                                     "other_backend_has_rules": False}
     assert firewall["nftables"]["available"] is True
     if lab.firewall == "nftables":
-        # the lab's own table; the iptables-nft tables (if any) are not counted
         assert [(chain["family"], chain["table"], chain["hook"], chain["policy"])
                 for chain in firewall["nftables"]["base_chains"]] == [
             ("inet", "filter", "input", "drop"), ("inet", "filter", "output", "drop")]
         assert firewall["nftables"]["has_input_output_base_chains"] is True
     else:
-        # iptables-nft's own ip/ip6 filter tables have input and output base chains too
         assert firewall["nftables"] == {"available": True, "base_chains": [], "has_input_output_base_chains": False}
     pgrep = subprocess.run(["pgrep", "-x", "firewalld"], check=False, capture_output=True)
     assert firewall["firewalld_running"] is (pgrep.returncode == 0)
 
 
-def test_other_backend_rules_are_noticed(facts):
-    _lab, results = facts
-    assert results["other_rules"]["ansible_facts"]["nlm"]["firewall"]["iptables"]["other_backend_has_rules"] is True
+def test_rules_in_the_other_backend_are_noticed_and_iptables_nft_tables_are_not_native(facts):
+    lab, results = facts
+    firewall = results["other_rules"]["ansible_facts"]["nlm"]["firewall"]
+    assert firewall["iptables"]["other_backend_has_rules"] is True
+    # iptables-nft now has ip filter INPUT, a base chain on the input hook, and it is left out
+    listing = lab.run("n1", ["nft", "list", "chain", "ip", "filter", "INPUT"]).stdout
+    assert "hook input" in listing
+    expected = [("inet", "filter", "input"), ("inet", "filter", "output")] if lab.firewall == "nftables" else []
+    assert [(chain["family"], chain["table"], chain["chain"]) for chain in firewall["nftables"]["base_chains"]] \
+        == expected
