@@ -19,7 +19,6 @@ import select
 import socket
 import struct
 import time
-
 import traceback
 
 try:
@@ -236,10 +235,14 @@ class FamilySocket:
         self.sock.setblocking(False)
         self._with_ip_header = privileged and family == 4
         self._receive_bytes = 2048
-        self._configure(source, interface)
+        try:
+            self._configure(source, interface)
+        except Exception:
+            self._icmp.close()
+            raise
         if privileged:
-            # Raw sockets share the echo identifier space with every other raw
-            # socket of the host, so pick one at random; the payload nonce
+            # Every raw ICMP socket of the network namespace sees every echo
+            # reply, so pick an identifier at random; the payload nonce
             # separates the rare collisions.
             self.identifier = int.from_bytes(os.urandom(2), "big")
         else:
@@ -380,7 +383,10 @@ def open_sockets(families, privileged="auto", sources=(), interface=None):
     """{family: FamilySocket} for the given families; privileged 'auto' tries raw first, then datagram sockets."""
     by_family = {}
     for source in sources:
-        family, canonical = canonical_address(source)
+        try:
+            family, canonical = canonical_address(source)
+        except ValueError as err:
+            raise NlmError("source must be an IP address of this host: %s" % err)
         if family in by_family:
             raise NlmError("more than one source address for IPv%d: give at most one per family" % family)
         by_family[family] = canonical
@@ -495,7 +501,8 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
     started_ns = time.time_ns()
     start = time.monotonic()
     peers = []
-    addresses = []
+    # Every distinct address once, in the order given: two peers may share one.
+    addresses = {}
     for peer_name, texts in parse_targets(targets):
         peer_targets = []
         for text in texts:
@@ -507,17 +514,18 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
                 peer_targets.append(target)
                 continue
             peer_targets.append({"address": address, "family": "ipv%d" % family})
-            if address not in addresses:
-                addresses.append(address)
+            addresses[address] = None
         peers.append({"name": peer_name, "targets": peer_targets})
 
-    families = set(address_family(address) for address in addresses)
-    sockets = open_sockets(families, privileged, sources, interface) if families else {}
-    try:
-        results = Prober(addresses, count, interval, timeout, payload_size, sockets).run()
-    finally:
-        for family_socket in sockets.values():
-            family_socket.close()
+    results = {}
+    sockets = {}
+    if addresses:
+        sockets = open_sockets(set(address_family(address) for address in addresses), privileged, sources, interface)
+        try:
+            results = Prober(list(addresses), count, interval, timeout, payload_size, sockets).run()
+        finally:
+            for family_socket in sockets.values():
+                family_socket.close()
 
     for peer in peers:
         for target in peer["targets"]:

@@ -283,9 +283,12 @@ def test_measure_reports_bad_addresses_per_target_and_probes_the_rest(monkeypatc
 
 def test_measure_without_targets_opens_no_socket(monkeypatch):
     monkeypatch.setattr(_probe, "open_sockets", lambda *args: pytest.fail("no socket is needed"))
+    monkeypatch.setattr(_probe, "Prober", lambda *args: pytest.fail("nothing to probe"))
     latency = _probe.measure("n1", [], 3, 0.2, 1.0, 56)
     assert latency["peers"] == []
     assert latency["settings"]["privileged"] == "auto"
+    latency = _probe.measure("n1", ["not-an-address"], 3, 0.2, 1.0, 56)
+    assert latency["peers"][0]["targets"][0]["error"] == "bad address: 'not-an-address' is not an IPv4 or IPv6 address"
 
 
 class RefusingSocket:
@@ -331,3 +334,8 @@ def test_auto_falls_back_to_datagram_sockets(monkeypatch):
 def test_two_sources_of_one_family_are_refused():
     with pytest.raises(NlmError, match="more than one source address for IPv4"):
         _probe.open_sockets({4}, "auto", ["198.18.0.11", "198.18.0.12"])
+
+
+def test_source_that_is_not_an_address_is_refused():
+    with pytest.raises(NlmError, match="source must be an IP address of this host: 'n1' is not an IPv4 or IPv6 address"):
+        _probe.open_sockets({4}, "auto", ["n1"])
