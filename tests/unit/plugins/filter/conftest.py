@@ -27,9 +27,14 @@ def real_fact():
     return json.loads((FIXTURES / "probe_real.json").read_text())
 
 
-def assert_golden(name, text):
-    """text equals the golden file; NLM_UPDATE_GOLDEN=1 rewrites it (then review the diff)."""
-    path = FIXTURES / name
-    if os.environ.get("NLM_UPDATE_GOLDEN") == "1":
-        path.write_text(text)
-    assert text == path.read_text()
+@pytest.fixture
+def assert_golden():
+    """assert_golden(name, text): text equals the golden file; NLM_UPDATE_GOLDEN=1 rewrites it (review the diff)."""
+
+    def compare(name, text):
+        path = FIXTURES / name
+        if os.environ.get("NLM_UPDATE_GOLDEN") == "1":
+            path.write_text(text)
+        assert text == path.read_text()
+
+    return compare

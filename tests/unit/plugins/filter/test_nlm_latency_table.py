@@ -9,7 +9,6 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_table import FilterModule, nlm_latency_table
 from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import synthetic_facts
-from ansible_collections.nodelatency.monitor.tests.unit.plugins.filter.conftest import assert_golden
 
 
 def widest(text):
@@ -20,13 +19,13 @@ def test_filter_module_exports_the_filter():
     assert FilterModule().filters() == {"nlm_latency_table": nlm_latency_table}
 
 
-def test_three_nodes_dual_stack_and_one_silent(dual_stack_facts):
+def test_three_nodes_dual_stack_and_one_silent(dual_stack_facts, assert_golden):
     text = nlm_latency_table(dual_stack_facts, hosts=["n1", "n2", "n3", "n4"])
     assert_golden("table_dual_stack.txt", text)
     assert widest(text) <= 80
 
 
-def test_ten_nodes_with_long_names_fit_80_columns():
+def test_ten_nodes_with_long_names_fit_80_columns(assert_golden):
     names = ["worker-node-%02d" % number for number in range(1, 11)]
     text = nlm_latency_table(synthetic_facts(names))
     assert_golden("table_10_long_names.txt", text)
@@ -36,7 +35,7 @@ def test_ten_nodes_with_long_names_fit_80_columns():
     assert max(len(line) for line in matrix_lines) <= 80
 
 
-def test_fourteen_nodes_split_into_column_blocks():
+def test_fourteen_nodes_split_into_column_blocks(assert_golden):
     text = nlm_latency_table(synthetic_facts(["n%d" % number for number in range(1, 15)]))
     assert_golden("table_14_blocks.txt", text)
     assert widest(text) <= 80
@@ -49,7 +48,7 @@ def test_a_narrow_terminal_gets_narrower_blocks():
     assert "Worst" not in text
 
 
-def test_beyond_matrix_max_nodes_summary_and_worst_pairs_remain():
+def test_beyond_matrix_max_nodes_summary_and_worst_pairs_remain(assert_golden):
     names = ["n%d" % number for number in range(1, 31)]
     text = nlm_latency_table(synthetic_facts(names, silent=("n30",)), top=3)
     assert_golden("table_30_no_matrix.txt", text)
