@@ -182,18 +182,43 @@ def test_unprivileged_datagram_sockets_where_ping_group_range_allows(open_lab, r
         open_lab.run(node, ["sysctl", "-qw", "net.ipv4.ping_group_range=%s" % " ".join(before)])
 
 
-def module_command(node, args, directory):
+# Root without CAP_NET_RAW: raw ICMP sockets are refused, as for an ordinary user.
+WITHOUT_NET_RAW = ["setpriv", "--bounding-set", "-net_raw", "--inh-caps", "-net_raw"]
+
+
+def module_command(node, args, directory, prefix=()):
     """argv running the module's own code inside node's namespace, without Ansible around it."""
     args_file = directory / ("args-%s.json" % node.name)
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    return ["ip", "netns", "exec", node.netns, "env", "PYTHONPATH=%s" % (REPO / ".collections"),
+    return ["ip", "netns", "exec", node.netns, *prefix, "env", "PYTHONPATH=%s" % (REPO / ".collections"),
             sys.executable, "-m", MODULE, str(args_file)]
 
 
-def run_module_in(node, args, directory, timeout=120):
-    process = subprocess.run(module_command(node, args, directory), capture_output=True, text=True,
+def run_module_in(node, args, directory, prefix=(), timeout=120):
+    process = subprocess.run(module_command(node, args, directory, prefix), capture_output=True, text=True,
                              timeout=timeout, check=False)
     return json.loads(process.stdout)
+
+
+def test_auto_falls_back_to_datagram_sockets_without_cap_net_raw(open_lab, tmp_path):
+    node = open_lab.node("n2")
+    ping_range = ["sysctl", "-n", "net.ipv4.ping_group_range"]
+    before = open_lab.run(node, ping_range).stdout.split()
+    args = {"targets": [open_lab.node("n3").gateway_ipv4, open_lab.node("n3").gateway_ipv6], "count": 2}
+    try:
+        open_lab.run(node, ["sysctl", "-qw", "net.ipv4.ping_group_range=0 0"])
+        result = run_module_in(node, args, tmp_path, prefix=WITHOUT_NET_RAW)
+        latency = result["ansible_facts"]["nlm_latency"]
+        assert latency["settings"]["privileged"] is False
+        assert [t["received"] for peer in latency["peers"] for t in peer["targets"]] == [2, 2]
+
+        open_lab.run(node, ["sysctl", "-qw", "net.ipv4.ping_group_range=1 0"])
+        result = run_module_in(node, args, tmp_path, prefix=WITHOUT_NET_RAW)
+        assert result["failed"] is True
+        assert result["msg"].startswith("nlm_probe: cannot open an ICMP socket: raw ICMP sockets need CAP_NET_RAW")
+        assert "net.ipv4.ping_group_range, which is '1 0' here" in result["msg"]
+    finally:
+        open_lab.run(node, ["sysctl", "-qw", "net.ipv4.ping_group_range=%s" % " ".join(before)])
 
 
 def test_concurrent_runs_on_one_node_keep_their_own_replies(open_lab, tmp_path):
