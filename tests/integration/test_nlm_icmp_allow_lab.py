@@ -28,6 +28,8 @@ PAIRS = [("n1", "n3")]
 PAIR_NODES = "n1:n3"
 SEEDED = ("n1", "n3")
 FAMILIES = {"ipv4": "iptables", "ipv6": "ip6tables"}
+# protocol, ICMP match, echo-request type, echo-reply type
+ICMP = {"ipv4": ("icmp", "-m icmp --icmp-type", 8, 0), "ipv6": ("ipv6-icmp", "-m icmp6 --icmpv6-type", 128, 129)}
 ALLOW = {"interfaces": ["antrea-gw0"], "chain_mode": "{{ nlm_test_chain_mode }}"}
 RACERS = ["racer%02d" % number for number in range(1, 21)]
 
@@ -38,7 +40,7 @@ def seed_rules(family):
     """1,000 foreign rules: INPUT, OUTPUT and ten custom chains, plus look-alikes of the
     owned rules on another interface, with and without a comment."""
     v4 = family == "ipv4"
-    proto, match = ("icmp", "-m icmp --icmp-type") if v4 else ("ipv6-icmp", "-m icmp6 --icmpv6-type")
+    proto, match, request, reply = ICMP[family]
     lines = ["*filter"] + [":SEED-%d - [0:0]" % chain for chain in range(10)]
     for chain in range(10):
         lines += ["-A SEED-%d -p tcp -m tcp --dport %d -j ACCEPT" % (chain, 20000 + chain * 100 + rule)
@@ -51,11 +53,9 @@ def seed_rules(family):
         lines.append("-A OUTPUT -p udp -m udp --dport %d -m comment --comment \"seed %d\" -j ACCEPT"
                      % (3000 + number, number))
     lines += [
-        "-A INPUT -i antrea-gw9 -p %s %s %d -j ACCEPT" % (proto, match, 8 if v4 else 128),
-        "-A INPUT -i antrea-gw9 -p %s %s %d -m comment --comment \"someone else\" -j ACCEPT"
-        % (proto, match, 0 if v4 else 129),
-        "-A OUTPUT -o antrea-gw9 -p %s %s %d -m comment --comment \"not %s\" -j DROP"
-        % (proto, match, 8 if v4 else 128, TAG),
+        "-A INPUT -i antrea-gw9 -p %s %s %d -j ACCEPT" % (proto, match, request),
+        "-A INPUT -i antrea-gw9 -p %s %s %d -m comment --comment \"someone else\" -j ACCEPT" % (proto, match, reply),
+        "-A OUTPUT -o antrea-gw9 -p %s %s %d -m comment --comment \"not %s\" -j DROP" % (proto, match, request, TAG),
     ]
     assert len([line for line in lines if line.startswith("-A")]) == 1000 + 3
     return "\n".join(lines + ["COMMIT"]) + "\n"
@@ -362,6 +362,30 @@ def test_twenty_concurrent_runs_while_another_process_churns(lab, ansible):
         jumps = [line for line in owned(after)[family] if "-j NLM-" in line]
         assert len(rules) == 4 and len(set(rules)) == 4, rules
         assert len(jumps) == 2 and len(set(jumps)) == 2, jumps
+
+
+@pytest.mark.parametrize("lab", ["iptables-nft", "iptables-legacy"], indirect=True)
+def test_foreign_twins_that_differ_only_by_the_comment_survive(lab, playbook):
+    """Deletes go by rule text; some iptables-nft releases compare rules without their
+    comments. Untagged twins of the owned rules, earlier in the chains than the owned
+    rules (appended), must survive absent."""
+    twins = {family: ["%s %s antrea-gw0 -p %s %s %d -j ACCEPT" % (chain, side, ICMP[family][0], ICMP[family][1],
+                                                                  icmp_type)
+                      for chain, side in (("INPUT", "-i"), ("OUTPUT", "-o")) for icmp_type in ICMP[family][2:]]
+             for family in FAMILIES}
+    for family, command in FAMILIES.items():
+        for twin in twins[family]:
+            lab.run("n4", [command, "-w", "-I", *shlex.split(twin)])
+    try:
+        with_twins = saved(lab, "n4")
+        present, absent = playbook("n4", [("nlm_icmp_allow", dict(ALLOW, placement="append")),
+                                          ("nlm_icmp_allow", dict(ALLOW, state="absent"))])
+        assert present["n4"]["changed"] is True and absent["n4"]["changed"] is True
+        assert saved(lab, "n4") == with_twins
+    finally:
+        for family, command in FAMILIES.items():
+            for twin in twins[family]:
+                lab.run("n4", [command, "-w", "-D", *shlex.split(twin)], check=False)
 
 
 def test_each_owned_rule_is_necessary(lab, ansible):
