@@ -275,7 +275,9 @@ def test_one_thousand_targets_over_one_socket_per_family(open_lab, tmp_path):
     open_lab.run(responder, ["ip", "-batch", "-"], input="\n".join(batch) + "\n")
     open_lab.run(prober, ["ip", "-batch", "-"], input="\n".join(routes) + "\n")
     try:
-        facts = run_module_in(prober, {"targets": addresses_v4 + addresses_v6, "count": 2, "interval": 0.2}, tmp_path)
+        # 32 file descriptors are plenty for one socket per family, and far too few for one per target.
+        facts = run_module_in(prober, {"targets": addresses_v4 + addresses_v6, "count": 2, "interval": 0.2}, tmp_path,
+                              prefix=["prlimit", "--nofile=32:32"])
         targets = [peer["targets"][0] for peer in facts["ansible_facts"]["nlm_latency"]["peers"]]
         assert len(targets) == 1000
         assert [t["address"] for t in targets] == addresses_v4 + addresses_v6
