@@ -16,10 +16,12 @@ import secrets
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a script or imported as benchmarks.<name> by make bench.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from probe_common import (REPO, Timed, fping_command, fping_rtts, median, module_args_file,  # noqa: E402
-                          module_command, module_latency, multiping_command, ping_command, ping_rtts)
+from benchmarks.probe_common import (  # noqa: E402
+    REPO, Timed, fping_command, fping_rtts, median, module_args_file, module_command, module_latency,
+    multiping_command, ping_command, ping_rtts)
 
 sys.path.insert(0, str(REPO / "lab"))
 

@@ -16,9 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a script or imported as benchmarks.<name> by make bench.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from probe_common import Timed, fping_command, fping_rtts, median, run_engine, run_module  # noqa: E402
+from benchmarks.probe_common import Timed, fping_command, fping_rtts, median, run_engine, run_module  # noqa: E402
 
 PROBER_ADDRESS = "198.18.200.1"
 RESPONDER_ADDRESS = "198.18.200.2"
