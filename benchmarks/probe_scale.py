@@ -4,7 +4,7 @@ Two namespaces of its own (nlmbench-<random>-p and -r, veth, 198.18.200.0/24);
 the responder holds the target addresses (198.18.64.0/22) on lo and the prober
 routes them to it. Everything is removed afterwards, also after a failure.
 
-    python benchmarks/probe_scale.py [--sizes 10,100,1000] [--repeats 5] [--json out.json]
+    python benchmarks/probe_scale.py [--sizes 10,100,1000] [--repeats 5] [--count 3] [--interval 0.2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -115,9 +115,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--count", type=int, default=3, help="requests per target")
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between rounds")
     parser.add_argument("--json")
     options = parser.parse_args(argv)
-    rows = measure([int(size) for size in options.sizes.split(",")], options.repeats)
+    rows = measure([int(size) for size in options.sizes.split(",")], options.repeats, options.count, options.interval)
     print("%8s %13s %11s %12s %12s %6s %13s %12s %12s %6s %6s" % (
         "targets", "module wall s", "probing s", "fping wall s", "module/fping", "prob.",
         "module cpu s", "engine cpu s", "fping cpu s", "module", "engine"))
