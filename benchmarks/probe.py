@@ -1,0 +1,58 @@
+"""The probe engineer's benchmarks (probe_accuracy.py, probe_scale.py) as rows of the one table.
+
+They build and remove their own namespaces; this module only picks their sizes and
+turns their results into rows with goals (issue 6).
+"""
+
+from __future__ import annotations
+
+from benchmarks import harness, probe_accuracy, probe_scale
+
+ACCURACY_COUNT = 40
+SMOKE_ACCURACY_COUNT = 5
+# The goals of issue 6: within 20 microseconds of iputils ping on an undelayed link, 1 % on delayed ones.
+ABSOLUTE_BOUND_MS = 0.020
+RELATIVE_BOUND = 0.01
+SCALE_SIZES = (10, 100, 1000)
+SMOKE_SCALE_SIZES = (10,)
+OTHER_TOOLS = ("fping", "multiping")
+
+
+def accuracy_rows(repeats: int, smoke: bool) -> list[harness.Row]:
+    result = []
+    for link in probe_accuracy.measure(repeats=repeats, count=SMOKE_ACCURACY_COUNT if smoke else ACCURACY_COUNT):
+        error = link["nlm_probe_error_ms"]
+        if link["delay_ms"]:
+            met = abs(error) <= RELATIVE_BOUND * link["nlm_probe_ping_ms"]
+        else:
+            met = abs(error) <= ABSOLUTE_BOUND_MS
+        name = "accuracy, %g ms link" % link["delay_ms"]
+        result.append(harness.Row(
+            benchmark=name + ": median RTT", ours=link["nlm_probe_ms"], peer=link["nlm_probe_ping_ms"], unit="ms",
+            peer_name="iputils ping", goal=link["goal"], met=met, details=link))
+        # How far the other tools are from ping on the same link, beside our own error.
+        for tool in OTHER_TOOLS:
+            result.append(harness.Row(
+                benchmark=name + ": |error| vs ping", ours=abs(error), peer=abs(link[tool + "_error_ms"]), unit="ms",
+                peer_name=tool, goal="(information)", met=None,
+                details={"ours_error_ms": error, "peer_error_ms": link[tool + "_error_ms"],
+                         "peer_error_percent": link[tool + "_error_percent"]}))
+    return result
+
+
+def scale_rows(repeats: int, smoke: bool) -> list[harness.Row]:
+    result = []
+    for size in probe_scale.measure(sizes=SMOKE_SCALE_SIZES if smoke else SCALE_SIZES, repeats=repeats):
+        name = "scale, %s targets" % format(size["targets"], ",")
+        result += [
+            harness.Row(benchmark=name + ": wall", ours=size["module_wall"], peer=size["fping_wall"], unit="s",
+                        peer_name="fping", goal="ratio <= %g" % probe_scale.WALL_GOAL,
+                        met=size["wall_ratio"] <= probe_scale.WALL_GOAL, details=size),
+            harness.Row(benchmark=name + ": CPU", ours=size["module_cpu"], peer=size["fping_cpu"], unit="s",
+                        peer_name="fping", goal="ratio <= %g" % probe_scale.CPU_GOAL,
+                        met=size["module_cpu_ratio"] <= probe_scale.CPU_GOAL, details=size),
+            # The module's CPU includes starting Python; the engine's is the probing alone.
+            harness.Row(benchmark=name + ": CPU, probe engine only", ours=size["engine_cpu"], peer=size["fping_cpu"],
+                        unit="s", peer_name="fping", goal="(information)", met=None, details=size),
+        ]
+    return result
