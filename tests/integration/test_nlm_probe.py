@@ -90,6 +90,20 @@ def test_every_node_reaches_both_peers_on_both_families(open_lab, run_ansible, m
                 assert target["last_recv_time"] >= target["last_send_time"]
 
 
+@pytest.mark.parametrize("mode, kind", [("noEncap", "gateway"), ("hybrid", "gateway"), ("networkPolicyOnly", "transport")])
+def test_traffic_mode_picks_the_addresses_antrea_probes(lab_factory, run_ansible, monkeypatch, mode, kind):
+    monkeypatch.setenv("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
+    lab = lab_factory(nodes=3, firewall="none", mode=mode)
+    results, process = adhoc(run_ansible, lab, args={"count": 1})
+    assert process.returncode == 0, process.stdout + process.stderr
+    for name, result in results.items():
+        for peer_name, targets in targets_by_peer(latency(result)).items():
+            peer = lab.node(peer_name)
+            expected = [getattr(peer, "%s_ipv4" % kind), getattr(peer, "%s_ipv6" % kind)]
+            assert [t["address"] for t in targets] == expected
+            assert all(t["received"] == 1 for t in targets), (name, targets)
+
+
 def test_transport_addresses_on_request(open_lab, run_ansible):
     results, _process = adhoc(run_ansible, open_lab, args={"target": "transport", "count": 1}, limit="n2")
     targets = targets_by_peer(latency(results["n2"]))
