@@ -1,0 +1,102 @@
+"""The nlm role on a real lab: the toggle read from antrea-agent.conf, the transport
+interface found or refused, and nothing written when it cannot be found."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+COMMENT = "nodelatency.monitor"
+SAVE_COMMANDS = ("iptables-save", "ip6tables-save")
+COUNTERS_AND_STAMPS = re.compile(r"^#.*$|\[\d+:\d+\]", re.M)
+
+
+@pytest.fixture(scope="module")
+def lab(module_lab_factory):
+    return module_lab_factory(nodes=3, firewall="iptables-nft", mode="networkPolicyOnly")
+
+
+@pytest.fixture
+def rulesets(lab):
+    """rulesets() -> {(node, save command): ruleset without counters and timestamps}."""
+
+    def read():
+        return {(node.name, save): COUNTERS_AND_STAMPS.sub("", lab.run(node, [save]).stdout)
+                for node in lab.nodes for save in SAVE_COMMANDS}
+
+    return read
+
+
+@pytest.fixture
+def site(lab, run_ansible):
+    """site(extra_vars) runs site.yml on the lab with those extra variables."""
+
+    def run(extra_vars: dict):
+        return run_ansible(["site.yml", "-e", json.dumps(extra_vars)], lab.inventory_path, program="ansible-playbook")
+
+    return run
+
+
+def owned_accept_rules(ruleset: str) -> list[str]:
+    return [line for line in ruleset.splitlines() if COMMENT in line and line.endswith("-j ACCEPT")
+            or line.startswith("-A NLM-")]
+
+
+def test_an_unresolvable_transport_interface_fails_every_host_and_writes_nothing(site, rulesets):
+    before = rulesets()
+    # no name, no CIDRs, and the lab nodes have no default route to find the node IP by
+    result = site({"nlm_enabled": True, "nlm_transport_interface": "", "nlm_probe": False})
+    assert result.returncode != 0
+    for host in ("n1", "n2", "n3"):
+        assert re.search(rf"fatal: \[{host}\]: FAILED!", result.stdout), result.stdout
+    assert "set nlm_transport_interface (a name), nlm_transport_interface_cidrs" in result.stdout
+    assert rulesets() == before
+
+
+def test_the_transport_interface_is_found_by_cidr_and_every_rule_names_it(site, rulesets):
+    before = rulesets()
+    result = site({"nlm_enabled": True, "nlm_transport_interface": "", "nlm_probe": False,
+                   "nlm_transport_interface_cidrs": ["198.18.0.0/24", "2001:db8::/64"]})
+    assert result.returncode == 0, result.stdout + result.stderr
+    for (node, save), ruleset in rulesets().items():
+        rules = owned_accept_rules(ruleset)
+        assert len(rules) == 4, (node, save, rules)
+        assert all(re.search(r" -[io] eth0 ", rule) for rule in rules), rules
+    result = site({"nlm_enabled": False})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rulesets() == before
+
+
+def test_nlm_enabled_auto_follows_the_feature_gate_of_antrea_agent_conf(site, rulesets, lab, tmp_path):
+    before = rulesets()
+
+    def agent_conf(gate: bool) -> str:
+        return (f"featureGates:\n  NodeLatencyMonitor: {str(gate).lower()}\n"
+                "trafficEncapMode: networkPolicyOnly\ntransportInterface: eth0\n")
+
+    # the inventory's per-host mode and interface are left to the agent configuration
+    common = {"nlm_enabled": "auto", "nlm_traffic_mode": "auto", "nlm_transport_interface": ""}
+    conf_path = tmp_path / "antrea-agent.conf"
+    conf_path.write_text(agent_conf(True))
+    result = site({**common, "nlm_antrea_agent_conf": str(conf_path), "nlm_probe_count": 1})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lab.ping("n1", lab.node("n2").transport_ipv4)
+    for ruleset in rulesets().values():
+        assert len(owned_accept_rules(ruleset)) == 4
+        assert all(" eth0 " in rule for rule in owned_accept_rules(ruleset))
+
+    # the configuration given as content this time, with the gate closed
+    result = site({**common, "nlm_antrea_agent_conf": agent_conf(False)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not lab.ping("n1", lab.node("n2").transport_ipv4)
+    assert rulesets() == before
+
+
+def test_nlm_enabled_auto_without_an_agent_conf_is_refused(site, rulesets):
+    before = rulesets()
+    result = site({"nlm_enabled": "auto"})
+    assert result.returncode != 0
+    assert "auto needs nlm_antrea_agent_conf" in result.stdout
+    assert rulesets() == before
