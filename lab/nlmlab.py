@@ -65,6 +65,13 @@ class LabError(Exception):
     """A lab operation failed; the message says what and what to do."""
 
 
+class NodeCommandError(subprocess.CalledProcessError):
+    """A command run in a node failed; unlike its base class, it shows the command's stderr."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} {(self.stderr or '').strip()}".rstrip()
+
+
 @dataclasses.dataclass(frozen=True)
 class Node:
     """One lab node and the addresses the lab gave it."""
@@ -298,6 +305,8 @@ class Lab:
         self._by_name = {node.name: node for node in self.nodes}
         self.delays = parse_delay(self.delay_spec, set(self._by_name))
         self._namespace_re = re.compile(rf"^{re.escape(name)}-(net|n[0-9]+)$")
+        self.up_seconds: float | None = None
+        self.down_seconds: float | None = None
 
     # --- queries --------------------------------------------------------------------
 
@@ -326,7 +335,7 @@ class Lab:
         result = subprocess.run(["ip", "netns", "exec", netns, *argv], input=input, capture_output=True, text=True,
                                 timeout=timeout, check=False)
         if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
+            raise NodeCommandError(result.returncode, result.args, result.stdout, result.stderr)
         return result
 
     def ping(self, src_node: Node | str, dst_address: str, count: int = 1, timeout: float = 1.0) -> bool:
