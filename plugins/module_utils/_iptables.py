@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shlex
 from collections import OrderedDict, namedtuple
+from functools import lru_cache
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError, command_failed
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
@@ -157,6 +158,9 @@ class RuleFields(namedtuple(
     __slots__ = ()
 
 
+# Plans and judgements look at every rule several times; a module run sees a
+# few thousand distinct specs at most.
+@lru_cache(maxsize=None)
 def rule_fields(spec):
     """Split a rule spec (as printed or as written) into RuleFields, normalising
     protocol and ICMP type spellings: ``-p 1``/``icmp``, ``icmpv6``/``ipv6-icmp``,
