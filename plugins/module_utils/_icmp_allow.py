@@ -3,10 +3,17 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What nlm_icmp_allow and nlm_icmp_allow_info do, for any firewall backend.
 
-A backend class reads a family's ruleset, plans a transaction from it, applies
-the transaction and inspects the ruleset; this module validates the options,
-picks the backend, serialises runs on one network namespace and assembles the
-results.
+This module validates the options, picks the backend, serialises runs on one
+network namespace and assembles the results. A backend class (see _iptables.py)
+has a ``name`` and these methods, which a native nftables backend can provide
+as well:
+
+- ``read(family)``: the family's ruleset as the backend models it;
+- ``plan(ruleset, family, request)``: a transaction with ``table`` (the ruleset
+  after it), ``added``, ``removed`` and ``restore_input()`` (None: no change);
+- ``apply(family, transaction)``: commit it atomically;
+- ``inspect(ruleset, family, expected, comment)``: the info report of a family;
+- ``owned_lines(ruleset, comment)``: the owned rules as text, for diff and results.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import os
 import socket
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
@@ -166,13 +173,10 @@ class IcmpAllow(object):
                                  "once the interface appears" % ", ".join(missing))
         result = {"changed": False, "backend": backend.name, "rules": {}}
         before, after = {}, {}
-        if self.module.check_mode:
+        # check mode only reads, so it need not wait for other runs
+        with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
             for family in self.families:
                 self._family(backend, family, result, before, after)
-        else:
-            with namespace_lock(params["wait"]):
-                for family in self.families:
-                    self._family(backend, family, result, before, after)
         if self.module._diff:
             result["diff"] = {"before": _diff_text(before), "after": _diff_text(after)}
         return result
