@@ -52,7 +52,7 @@ def node_state(host):
                    for peer, peer_vars in lab_hosts().items() if peer != name
                    for family in ("ipv4", "ipv6")]
         pings = "; ".join(f"ping -c 1 -W 1 {address} >/dev/null && echo ANSWERED {address} || echo SILENT {address}"
-                          for _, address in targets)
+                          for _peer, address in targets)
         output = host.check_output(f"iptables-save; echo {SEPARATOR}; ip6tables-save; echo {SEPARATOR}; {pings}")
         ipv4, ipv6, ping_lines = output.split(SEPARATOR)
         answered = {line.split()[1]: line.startswith("ANSWERED") for line in ping_lines.split("\n") if line.strip()}
