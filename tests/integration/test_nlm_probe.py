@@ -376,11 +376,40 @@ def test_allow_rules_in_place_bring_loss_to_zero(dropping_lab, run_ansible):
     assert dict((node.name, ruleset(dropping_lab, node)) for node in dropping_lab.nodes) == before
 
 
-def test_rejecting_firewall_names_the_error_per_target(module_lab_factory, run_ansible, monkeypatch):
+@pytest.fixture(scope="module")
+def rejecting_lab(module_lab_factory):
+    return module_lab_factory(nodes=2, firewall="reject-tail", mode="encap")
+
+
+def test_local_reject_is_a_send_error_per_target(rejecting_lab, run_ansible, monkeypatch):
     monkeypatch.setenv("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
-    lab = module_lab_factory(nodes=2, firewall="reject-tail", mode="encap")
-    results, process = adhoc(run_ansible, lab, args={"count": 1, "timeout": 0.5}, limit="n1")
+    results, process = adhoc(run_ansible, rejecting_lab, args={"count": 1, "timeout": 0.5}, limit="n1")
     assert process.returncode == 0, process.stdout + process.stderr
     for target in targets_by_peer(latency(results["n1"]))["n2"]:
         assert (target["received"], target["loss"]) == (0, 1.0)
-        assert target["error"], target
+        assert target["error"] == "send failed: Operation not permitted"
+
+
+@pytest.mark.parametrize("privileged", [True, False], ids=["raw", "datagram"])
+def test_icmp_error_from_the_peer_names_it_and_ends_the_wait(rejecting_lab, tmp_path, privileged):
+    prober, peer = rejecting_lab.node("n1"), rejecting_lab.node("n2")
+    before = ruleset(rejecting_lab, prober)
+    try:
+        # n1's requests may leave; n2's INPUT rejects them with an ICMP error.
+        for command, rule in ECHO_REQUEST_OUT.items():
+            rejecting_lab.run(prober, [command, "-I", "OUTPUT", "1", *rule])
+        timeout = 30.0
+        result = run_module_in(prober, {"targets": [{"name": "n2", "address": [peer.gateway_ipv4, peer.gateway_ipv6]}],
+                                        "count": 1, "timeout": timeout, "privileged": privileged}, tmp_path)
+        latency = result["ansible_facts"]["nlm_latency"]
+        assert latency["settings"]["privileged"] is privileged
+        for target, address in zip(latency["peers"][0]["targets"], (peer.gateway_ipv4, peer.gateway_ipv6)):
+            assert (target["sent"], target["received"], target["loss"]) == (1, 0, 1.0)
+            assert target["error"].startswith("destination unreachable (")
+            assert "administratively prohibited) from %s" % address in target["error"]
+        # The error answered the request: nobody waited for the timeout.
+        assert latency["duration_seconds"] < timeout
+    finally:
+        for command, rule in ECHO_REQUEST_OUT.items():
+            rejecting_lab.run(prober, [command, "-D", "OUTPUT", *rule], check=False)
+    assert ruleset(rejecting_lab, prober) == before

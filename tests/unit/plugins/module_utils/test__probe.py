@@ -339,3 +339,29 @@ def test_two_sources_of_one_family_are_refused():
 def test_source_that_is_not_an_address_is_refused():
     with pytest.raises(NlmError, match="source must be an IP address of this host: 'n1' is not an IPv4 or IPv6 address"):
         _probe.open_sockets({4}, "auto", ["n1"])
+
+
+def extended_error(origin, icmp_type, icmp_code, offender=b"", error_number=113):
+    return struct.pack("@IBBBBII", error_number, origin, icmp_type, icmp_code, 0, 0, 0) + offender
+
+
+@pytest.mark.parametrize("family, ancillary, expected", [
+    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR,
+          extended_error(2, 3, 10, struct.pack("@HH4s8x", socket.AF_INET, 0, socket.inet_aton("198.19.2.1"))))],
+     "destination unreachable (host administratively prohibited) from 198.19.2.1"),
+    (6, [(socket.IPPROTO_IPV6, _probe.IPV6_RECVERR,
+          extended_error(3, 1, 1, struct.pack("@HHI16sI", socket.AF_INET6, 0, 0,
+                                               socket.inet_pton(socket.AF_INET6, "2001:db8:1:2::1"), 0)))],
+     "destination unreachable (communication administratively prohibited) from 2001:db8:1:2::1"),
+    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, extended_error(1, 0, 0, error_number=90))], "Message too long"),
+    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, extended_error(2, 11, 0))], "time exceeded (code 0)"),
+    (4, [(socket.SOL_SOCKET, _probe.SO_TIMESTAMPNS, b"\x00" * 16)], None),
+    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, b"\x00" * 4)], None),
+])
+def test_error_queue_messages_name_the_error_and_its_sender(family, ancillary, expected):
+    assert _probe._describe_extended_error(family, ancillary) == expected
+
+
+def test_kernel_receive_time_from_the_timestamp_message():
+    stamp = struct.pack("@ll", 1_764_111_600, 123_456_789)
+    assert _probe._kernel_time_ns([(socket.SOL_SOCKET, _probe.SO_TIMESTAMPNS, stamp)]) == 1_764_111_600_123_456_789
