@@ -15,7 +15,7 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.nodelatency.monitor.plugins.modules.nlm_probe import argument_spec
+from ansible_collections.nodelatency.monitor.plugins.modules.nlm_probe import MUTUALLY_EXCLUSIVE, argument_spec
 
 # Options the controller consumes; the module never sees them.
 ACTION_OPTIONS = ("peers", "target", "max_peers", "rotation", "skip_unresolved")
@@ -138,7 +138,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
 
-        validation, args = self.validate_argument_spec(argument_spec=argument_spec())
+        validation, args = self.validate_argument_spec(argument_spec=argument_spec(),
+                                                       mutually_exclusive=MUTUALLY_EXCLUSIVE)
         del validation
         me = task_vars["inventory_hostname"]
         module_args = dict((key, value) for key, value in args.items() if key not in ACTION_OPTIONS)

@@ -62,7 +62,8 @@ options:
         (the peer's name in the result) and C(address) (an address or a list
         of addresses).
       - When omitted, the action plugin probes the peers selected by O(peers),
-        O(target) and O(max_peers).
+        O(target) and O(max_peers). Mutually exclusive with O(peers),
+        O(max_peers) and O(rotation).
     type: list
     elements: raw
   name:
@@ -373,6 +374,10 @@ def argument_spec():
     )
 
 
+# Explicit targets leave nothing for the peer selection to do.
+MUTUALLY_EXCLUSIVE = [["targets", "peers"], ["targets", "max_peers"], ["targets", "rotation"]]
+
+
 def option_problems(params):
     """Messages for every option value the probe cannot use."""
     problems = []
@@ -400,7 +405,8 @@ def privileged_choice(value):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE,
+                           supports_check_mode=True)
     if _probe.ICMPLIB_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("icmplib"), exception=_probe.ICMPLIB_IMPORT_TRACEBACK)
     params = module.params

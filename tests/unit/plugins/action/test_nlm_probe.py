@@ -183,3 +183,14 @@ def test_run_rejects_bad_option_values_on_the_controller():
     with pytest.raises(AnsibleActionFail, match="target"):
         plugin.run(task_vars=task_vars({"n1": {}}))
     plugin._execute_module.assert_not_called()
+
+
+@pytest.mark.parametrize("args", [
+    {"targets": ["198.18.0.99"], "peers": "all"},
+    {"targets": ["198.18.0.99"], "max_peers": 2},
+])
+def test_explicit_targets_exclude_peer_selection(args):
+    plugin = make_action(args)
+    with pytest.raises(AnsibleActionFail, match="mutually exclusive: targets"):
+        plugin.run(task_vars=task_vars({"n1": {}}))
+    plugin._execute_module.assert_not_called()

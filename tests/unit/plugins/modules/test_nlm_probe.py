@@ -66,6 +66,13 @@ def test_bad_options_fail_before_anything_is_sent(capsys, measured, args, messag
     assert measured == []
 
 
+def test_explicit_targets_exclude_peer_selection(capsys, measured):
+    result = run_module(capsys, {"targets": ["198.18.0.12"], "peers": "all"})
+    assert result["failed"] is True
+    assert "mutually exclusive: targets|peers" in result["msg"]
+    assert measured == []
+
+
 def test_all_bad_options_are_named_at_once(capsys, measured):
     result = run_module(capsys, {"count": 0, "payload_size": 1})
     assert "count must be" in result["msg"] and "payload_size must be" in result["msg"]
