@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -85,14 +86,16 @@ def main(argv=None) -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {"command": ["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)],
                "started": started.isoformat(), "smoke": options.smoke, "repeats": options.repeats,
-               "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "rows": [], "errors": {}}
+               "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "rows": [], "errors": {}, "suite_seconds": {}}
     for name in options.only or BENCHMARKS:
         print("benchmarks: %s ..." % name, file=sys.stderr, flush=True)
+        suite_started = time.monotonic()
         try:
-            results["rows"] += [row.as_dict() for row in BENCHMARKS[name](options.repeats, options.smoke)]
+            results["rows"] += [dict(row.as_dict(), suite=name) for row in BENCHMARKS[name](options.repeats, options.smoke)]
         except Exception as error:  # the other benchmarks still run; the exit code tells
             traceback.print_exc()
             results["errors"][name] = "%s: %s" % (type(error).__name__, error)
+        results["suite_seconds"][name] = round(time.monotonic() - suite_started, 1)
     results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
     results["load_average_at_end"] = os.getloadavg()
     options.output.mkdir(parents=True, exist_ok=True)

@@ -53,15 +53,16 @@ def measure_size(size: int, repeats: int) -> harness.Row:
                     if len(facts) != size:
                         raise RuntimeError("nlm_probe reported for %d of %d nodes" % (len(facts), size))
                     durations.append(max(host["duration_seconds"] for host in facts))
-                    losses.append(max(target["loss"] for host in facts for peer in host["peers"]
-                                      for target in peer["targets"]))
+                    losses.append([target["loss"] for host in facts for peer in host["peers"]
+                                   for target in peer["targets"]])
     ours, floor, duration = median(seconds[PROBE]), median(seconds[FLOOR]), median(durations)
     return harness.Row(
         benchmark="mesh, %d nodes: ansible all -m" % size, ours=ours, peer=floor, unit="s", peer_name=FLOOR,
         goal="<= %g x floor + probe (%.2f s)" % (FLOOR_FACTOR, duration), met=ours <= FLOOR_FACTOR * floor + duration,
         details={"nodes": size, "forks": size, "probe_seconds": seconds[PROBE], "floor_seconds": seconds[FLOOR],
                  "probe_duration_seconds": durations, "bound_seconds": FLOOR_FACTOR * floor + duration,
-                 "max_loss": losses})
+                 "max_loss": [max(loss) for loss in losses],
+                 "mean_loss": [sum(loss) / len(loss) for loss in losses]})
 
 
 def rows(repeats: int, smoke: bool) -> list[harness.Row]:
