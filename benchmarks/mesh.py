@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from statistics import median
 
 from benchmarks import harness
-from benchmarks.probe_common import median
 
 SIZES = (10, 50, 100)
 SMOKE_SIZES = (3,)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from statistics import median
 
 import yaml
 
 from benchmarks import harness
-from benchmarks.probe_common import median
 
 BACKENDS = ("iptables-nft", "iptables-legacy")
 # The smoke run (under a minute) affords one backend; the other differs only in the lab's firewall.
