@@ -191,6 +191,7 @@ def test_inventory_describes_every_node_for_ansible(lab_factory, run_ansible):
         hostvars = inventory["_meta"]["hostvars"][node.name]
         assert hostvars["ansible_connection"] == "nodelatency.monitor.netns"
         assert hostvars["ansible_python_interpreter"] == sys.executable
+        assert hostvars["ansible_become"] is False
         assert {key: hostvars[key] for key in (
             "nlm_netns", "nlm_traffic_mode", "nlm_transport_interface", "nlm_gateway_interface", "nlm_transport_ipv4",
             "nlm_transport_ipv6", "nlm_gateway_ipv4", "nlm_gateway_ipv6", "nlm_pod_cidr_ipv4", "nlm_pod_cidr_ipv6")} == {
