@@ -46,6 +46,11 @@ class Row:
         return dict(dataclasses.asdict(self), ratio=self.ratio)
 
 
+def progress(message: str) -> None:
+    """A line on stderr, so that a run of half an hour shows where it is."""
+    print("benchmarks:   %s" % message, file=sys.stderr, flush=True)
+
+
 def use_checkout_ansible() -> None:
     """Make every ansible command started from here use this checkout, as `make` does.
 

@@ -35,6 +35,7 @@ def measure_size(size: int, repeats: int) -> harness.Row:
     forks = str(size)
     seconds = {PROBE: [], FLOOR: []}
     durations, losses = [], []
+    harness.progress("mesh: %d nodes, %d repeats" % (size, repeats))
     with harness.lab("bm", nodes=size, firewall="iptables-nft", mode="encap") as mesh_lab, \
             tempfile.TemporaryDirectory(prefix="nlm-bench-mesh-") as directory:
         inventory = mesh_lab.inventory_path

@@ -113,6 +113,7 @@ def measure_backend(backend: str, foreign_counts, repeats: int, books: dict[str,
     with harness.lab("br", nodes=1, firewall=backend) as rules_lab:
         node = rules_lab.nodes[0]
         for foreign in foreign_counts:
+            harness.progress("rules: %s, %s foreign rules per family, %d repeats" % (backend, format(foreign, ","), repeats))
             baseline = seed(rules_lab, node, foreign)
             for repeat in range(repeats):
                 for tool in ((OURS, THEIRS) if repeat % 2 == 0 else (THEIRS, OURS)):
