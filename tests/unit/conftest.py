@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -51,11 +50,14 @@ def fixture_text():
 def run_module(monkeypatch):
     """run_module(main, args, respond=None, binaries=None, check_mode=False, diff=False) -> ModuleRun.
 
+    The result carries the module's warnings under ``warnings``.
+
     ``respond(argv, data)`` returns ``(rc, stdout, stderr)`` for each command (default: rc 0,
     no output); ``binaries`` maps a command name to its path, None meaning not installed
     (default: /usr/sbin/<name>)."""
     def run(main, args, respond=None, binaries=None, check_mode=False, diff=False):
         commands = []
+        warnings = []
         binaries = binaries or {}
 
         def fake_run_command(self, args, data=None, **_kwargs):
@@ -65,14 +67,17 @@ def run_module(monkeypatch):
         def fake_get_bin_path(self, name, required=False, opt_dirs=None):
             return binaries.get(name, "/usr/sbin/" + name)
 
+        def fake_warn(self, warning):
+            warnings.append(warning)
+
         def fake_exit_json(self, **result):
-            raise _ModuleExit(dict(result, warnings=list(warnings.get_warning_messages())))
+            raise _ModuleExit(dict(result, warnings=warnings))
 
         def fake_fail_json(self, msg, **result):
             raise _ModuleExit(dict(result, failed=True, msg=msg))
 
-        monkeypatch.setattr(warnings, "_global_warnings", {})
         monkeypatch.setattr(basic.AnsibleModule, "run_command", fake_run_command)
+        monkeypatch.setattr(basic.AnsibleModule, "warn", fake_warn)
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", fake_get_bin_path)
         monkeypatch.setattr(basic.AnsibleModule, "exit_json", fake_exit_json)
         monkeypatch.setattr(basic.AnsibleModule, "fail_json", fake_fail_json)
