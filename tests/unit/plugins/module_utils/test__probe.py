@@ -345,13 +345,14 @@ def extended_error(origin, icmp_type, icmp_code, offender=b"", error_number=113)
     return struct.pack("@IBBBBII", error_number, origin, icmp_type, icmp_code, 0, 0, 0) + offender
 
 
+OFFENDER_V4 = struct.pack("@HH4s8x", socket.AF_INET, 0, socket.inet_aton("198.19.2.1"))
+OFFENDER_V6 = struct.pack("@HHI16sI", socket.AF_INET6, 0, 0, socket.inet_pton(socket.AF_INET6, "2001:db8:1:2::1"), 0)
+
+
 @pytest.mark.parametrize("family, ancillary, expected", [
-    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR,
-          extended_error(2, 3, 10, struct.pack("@HH4s8x", socket.AF_INET, 0, socket.inet_aton("198.19.2.1"))))],
+    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, extended_error(2, 3, 10, OFFENDER_V4))],
      "destination unreachable (host administratively prohibited) from 198.19.2.1"),
-    (6, [(socket.IPPROTO_IPV6, _probe.IPV6_RECVERR,
-          extended_error(3, 1, 1, struct.pack("@HHI16sI", socket.AF_INET6, 0, 0,
-                                               socket.inet_pton(socket.AF_INET6, "2001:db8:1:2::1"), 0)))],
+    (6, [(socket.IPPROTO_IPV6, _probe.IPV6_RECVERR, extended_error(3, 1, 1, OFFENDER_V6))],
      "destination unreachable (communication administratively prohibited) from 2001:db8:1:2::1"),
     (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, extended_error(1, 0, 0, error_number=90))], "Message too long"),
     (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, extended_error(2, 11, 0))], "time exceeded (code 0)"),
