@@ -108,7 +108,7 @@ def owned_rules(rules_lab, node) -> list[str]:
 
 
 def measure_backend(backend: str, foreign_counts, repeats: int, books: dict[str, Path]) -> tuple[dict, dict]:
-    """On one backend: ({(foreign, tool, phase): {"seconds": [...], "changed": [...]}}, {(foreign, tool): rules left})."""
+    """On one backend: ({(foreign, tool, phase): {"seconds": [...], "changed": [...]}}, {(foreign, tool): [rules left, ...]})."""
     timings, rules_left = {}, {}
     with harness.lab("br", nodes=1, firewall=backend) as rules_lab:
         node = rules_lab.nodes[0]
@@ -124,7 +124,7 @@ def measure_backend(backend: str, foreign_counts, repeats: int, books: dict[str,
                         timing = timings.setdefault((foreign, tool, phase), {"seconds": [], "changed": []})
                         timing["seconds"].append(run.wall_seconds)
                         timing["changed"].append(harness.recap(run.stdout)[node.name]["changed"])
-                    rules_left.setdefault((foreign, tool), owned_rules(rules_lab, node))
+                    rules_left.setdefault((foreign, tool), []).append(owned_rules(rules_lab, node))
     return timings, rules_left
 
 
@@ -150,8 +150,10 @@ def rows(repeats: int, smoke: bool) -> list[harness.Row]:
                                  "theirs_seconds": timings[(foreign, THEIRS, phase)]["seconds"],
                                  "ours_changed_tasks": timings[(foreign, OURS, phase)]["changed"],
                                  "theirs_changed_tasks": timings[(foreign, THEIRS, phase)]["changed"],
-                                 "same_rules_afterwards": rules_left[(foreign, OURS)] == rules_left[(foreign, THEIRS)],
-                                 "rules_afterwards": rules_left[(foreign, OURS)]}))
+                                 # after every repeat of both, the same rules were there
+                                 "same_rules_afterwards": len(set(map(tuple, rules_left[(foreign, OURS)]
+                                                                      + rules_left[(foreign, THEIRS)]))) == 1,
+                                 "rules_afterwards": rules_left[(foreign, OURS)][0]}))
             low, high = foreign_counts[0], foreign_counts[-1]
             for phase in PHASES:
                 ours_growth = medians[(high, OURS, phase)] / medians[(low, OURS, phase)]
