@@ -61,9 +61,9 @@ class AllowRule(namedtuple("AllowRule", "family direction interface message")):
 
 def expected_rules(family, interfaces, roles):
     """The rules nlm_icmp_allow ensures for one family, in a stable order:
-    per interface, the rules of the given roles in Antrea's order."""
+    per interface (each once), the rules of the given roles in Antrea's order."""
     rules = []
-    for interface in interfaces:
+    for interface in dict.fromkeys(interfaces):
         for role, direction, message in _ROLE_RULES:
             if role in roles:
                 rules.append(AllowRule(family, direction, interface, message))

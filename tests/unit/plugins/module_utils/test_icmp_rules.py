@@ -24,6 +24,11 @@ def test_both_roles_give_antreas_four_rules_per_interface_in_its_order():
     ]
 
 
+def test_an_interface_named_twice_gets_its_rules_once():
+    assert expected_rules("ipv4", ["gw0", "eth0", "gw0"], ["responder"]) == \
+        expected_rules("ipv4", ["gw0", "eth0"], ["responder"])
+
+
 @pytest.mark.parametrize("roles,expected", [
     (["responder"], [("in", "echo-request"), ("out", "echo-reply")]),
     (["prober"], [("in", "echo-reply"), ("out", "echo-request")]),

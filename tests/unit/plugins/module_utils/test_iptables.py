@@ -254,6 +254,14 @@ def test_present_in_a_fresh_namespace_creates_chains_and_jumps(fixture_text, fam
     assert plan(tx.table, family, request(family, ["antrea-gw0"])).restore_input() is None
 
 
+@pytest.mark.parametrize("chain_mode", ["dedicated", "direct"])
+def test_an_interface_named_twice_is_idempotent(fixture_text, chain_mode):
+    table = filter_table(fixture_text("iptables/nft-ipv4-empty.save"))
+    tx = plan(table, "ipv4", request("ipv4", ["gw0", "gw0"], chain_mode=chain_mode))
+    assert len([line for line in tx.added if " -j ACCEPT" in line]) == 4
+    assert plan(tx.table, "ipv4", request("ipv4", ["gw0", "gw0"], chain_mode=chain_mode)).restore_input() is None
+
+
 def test_responder_only_removes_the_prober_rules_of_the_interface(fixture_text):
     table = filter_table(saved(fixture_text, "nft", "ipv4"))
     tx = plan(table, "ipv4", request("ipv4", ["antrea-gw0"], roles=("responder",)))
