@@ -9,7 +9,7 @@ name: nlm_latency_heatmap_html
 short_description: Latency report as a self-contained HTML page with an SVG heatmap
 version_added: 0.1.0
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 description:
   - Renders one HTML page with inline CSS and SVG only - no script, and a content security policy that
     forbids fetching anything - so it can be opened from a file, mailed or archived.

@@ -9,7 +9,7 @@ name: nlm_latency_matrix
 short_description: Every host's nlm_latency facts as one latency matrix
 version_added: 0.1.0
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 description:
   - Collects the C(nlm_latency) facts that M(nodelatency.monitor.nlm_probe) sets on each host into one
     matrix of sources and targets per IP family, with a status for every pair.

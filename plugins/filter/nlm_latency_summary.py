@@ -9,7 +9,7 @@ name: nlm_latency_summary
 short_description: Per-node latency summary, like kubectl get nodelatencystats
 version_added: 0.1.0
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 description:
   - One row per node with what Antrea's C(kubectl get nodelatencystats) shows (entries, average and
     maximum latency) and the loss and problems behind them.

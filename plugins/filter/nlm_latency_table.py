@@ -9,7 +9,7 @@ name: nlm_latency_table
 short_description: Latency report as a text table for the terminal
 version_added: 0.1.0
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 description:
   - Renders the per-node summary (as in P(nodelatency.monitor.nlm_latency_summary#filter)), then per IP
     family the matrix of average RTT in milliseconds (row is the source, column the target), then the worst

@@ -9,7 +9,7 @@ name: nlm_node_latency_stats
 short_description: Latency as Antrea NodeLatencyStats documents, with the probe's richer figures
 version_added: 0.1.0
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 description:
   - Returns a C(NodeLatencyStatsList) (API version C(stats.antrea.io/v1alpha1)) with one C(NodeLatencyStats)
     per node that reported, named after it, in the shape C(kubectl get nodelatencystats -o json) shows -

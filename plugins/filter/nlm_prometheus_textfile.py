@@ -9,7 +9,7 @@ name: nlm_prometheus_textfile
 short_description: Latency metrics in Prometheus text format, for node_exporter's textfile collector
 version_added: 0.1.0
 author:
-  - nodelatency.monitor contributors
+  - nodelatency.monitor contributors (@nodelatency)
 description:
   - Renders the last probe run of one source node (or of all) in the Prometheus text exposition format,
     every metric a gauge with C(HELP) and C(TYPE) lines and a unit-suffixed name.
