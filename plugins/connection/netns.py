@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 name: netns
 short_description: Run tasks inside a Linux network namespace on the controller
 version_added: 0.1.0
-author: nodelatency.monitor developers (@nodelatency)
+author: nodelatency.monitor contributors (@nodelatency)
 description:
   - Runs modules and commands on the controller, as P(ansible.builtin.local#connection) does,
     but inside a named network namespace, entered with C(ip netns exec).
