@@ -100,3 +100,21 @@ def test_nlm_enabled_auto_without_an_agent_conf_is_refused(site, rulesets):
     assert result.returncode != 0
     assert "auto needs nlm_antrea_agent_conf" in result.stdout
     assert rulesets() == before
+
+
+def test_a_change_of_traffic_mode_takes_the_rules_off_the_interface_no_longer_used(site, rulesets):
+    before = rulesets()
+    result = site({"nlm_enabled": True, "nlm_traffic_mode": "hybrid", "nlm_probe": False})
+    assert result.returncode == 0, result.stdout + result.stderr
+    for ruleset in rulesets().values():
+        interfaces = {re.search(r" -[io] (\S+) ", rule).group(1) for rule in owned_accept_rules(ruleset)}
+        assert interfaces == {"antrea-gw0", "eth0"}
+
+    result = site({"nlm_enabled": True, "nlm_traffic_mode": "encap", "nlm_probe": False})
+    assert result.returncode == 0, result.stdout + result.stderr
+    for ruleset in rulesets().values():
+        rules = owned_accept_rules(ruleset)
+        assert len(rules) == 4 and all(" -i antrea-gw0 " in rule or " -o antrea-gw0 " in rule for rule in rules)
+
+    assert site({"nlm_enabled": False}).returncode == 0
+    assert rulesets() == before
