@@ -18,7 +18,8 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.nodelatency.monitor.plugins.modules.nlm_probe import MUTUALLY_EXCLUSIVE, argument_spec
 
 # Options the controller consumes; the module never sees them.
-ACTION_OPTIONS = ("peers", "target", "max_peers", "rotation", "skip_unresolved")
+ACTION_OPTIONS = ("peers", "target", "ip_versions", "max_peers", "rotation", "skip_unresolved")
+IP_VERSIONS = {"ipv4": 4, "ipv6": 6}
 TRAFFIC_MODES = {"encap": "gateway", "noencap": "gateway", "hybrid": "gateway", "networkpolicyonly": "transport"}
 SECONDS_PER_ROTATION = 60
 
@@ -77,16 +78,18 @@ def address_kind(host, host_vars, target):
     return "gateway" if gateway_known else "transport"
 
 
-def peer_addresses(host, host_vars, target):
-    """The addresses to probe on one peer: nlm_probe_address as given, else per family the first source that has one."""
+def peer_addresses(host, host_vars, target, versions=(4, 6)):
+    """The addresses to probe on one peer, of the given IP versions: nlm_probe_address as given,
+    else per family the first source that has one."""
     explicit = _as_list(host_vars.get("nlm_probe_address"))
     if explicit:
-        return [str(address) for address in explicit]
+        # a name rather than an address is passed on for the module to report
+        return [str(address) for address in explicit if _ip_version(address) in versions + (None,)]
     chosen = {}
     for source in _address_sources(host_vars, address_kind(host, host_vars, target)):
         for candidate in _as_list(source):
             version = _ip_version(candidate)
-            if version and version not in chosen:
+            if version in versions and version not in chosen:
                 chosen[version] = str(ipaddress.ip_address(str(candidate)))
     return [chosen[version] for version in sorted(chosen)]
 
@@ -162,7 +165,8 @@ class ActionModule(ActionBase):
         targets = []
         unresolved = []
         for peer in rotating_subset(me, peers, args["max_peers"], rotation):
-            addresses = peer_addresses(peer, hostvars[peer], args["target"])
+            addresses = peer_addresses(peer, hostvars[peer], args["target"],
+                                       tuple(IP_VERSIONS[name] for name in args["ip_versions"]))
             if addresses:
                 targets.append({"name": peer, "address": addresses})
             else:

@@ -130,6 +130,14 @@ options:
     type: str
     choices: [auto, gateway, transport]
     default: auto
+  ip_versions:
+    description:
+      - Action plugin. IP families of the peers' addresses to probe, for example only V(ipv4)
+        where the ICMPv6 allow rules are not wanted. Explicit O(targets) are probed as given.
+    type: list
+    elements: str
+    choices: [ipv4, ipv6]
+    default: [ipv4, ipv6]
   max_peers:
     description:
       - Action plugin. Probe at most this many peers per run, chosen so that
@@ -368,6 +376,7 @@ def argument_spec():
         # documentation and the argument spec describe the same options.
         peers=dict(type="raw"),
         target=dict(type="str", default="auto", choices=["auto", "gateway", "transport"]),
+        ip_versions=dict(type="list", elements="str", default=["ipv4", "ipv6"], choices=["ipv4", "ipv6"]),
         max_peers=dict(type="int", default=0),
         rotation=dict(type="int"),
         skip_unresolved=dict(type="bool", default=False),

@@ -47,6 +47,21 @@ def test_peer_addresses_in_order_of_sources(host_vars, target, expected):
     assert action.peer_addresses("n2", host_vars, target) == expected
 
 
+EXPLICIT = {"nlm_probe_address": ["2001:db8:9::9", "198.18.9.9", "node9.example.org"]}
+
+
+@pytest.mark.parametrize(("host_vars", "versions", "expected"), [
+    (LAB_HOST, (4,), ["198.19.2.1"]),
+    (LAB_HOST, (6,), ["2001:db8:1:2::1"]),
+    (LAB_HOST, (4, 6), ["198.19.2.1", "2001:db8:1:2::1"]),
+    # a name is passed on, for the module to report it for that target alone
+    (EXPLICIT, (4,), ["198.18.9.9", "node9.example.org"]),
+    (EXPLICIT, (6,), ["2001:db8:9::9", "node9.example.org"]),
+])
+def test_peer_addresses_of_the_asked_families_only(host_vars, versions, expected):
+    assert action.peer_addresses("n2", host_vars, "auto", versions) == expected
+
+
 def test_auto_without_traffic_mode_prefers_known_gateway_addresses():
     assert action.address_kind("n2", {"ansible_facts": NLM_FACTS}, "auto") == "gateway"
     assert action.address_kind("n2", {"nlm_transport_ipv4": "198.18.0.12"}, "auto") == "transport"
