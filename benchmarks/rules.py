@@ -1,12 +1,13 @@
 """Rules: one nlm_icmp_allow task beside the same 8 rules as 8 ansible.builtin.iptables tasks.
 
-Per iptables backend (nft, legacy) a 1-node lab with its hardened firewall; the node gets
-0 or 10,000 unrelated rules per IP family (iptables-restore --noflush), and that ruleset
-is restored before every first run. Both playbooks run against the node through the lab
-inventory (netns connection): a first run that adds the rules, then an idempotent rerun.
-Each repeat runs ours and theirs back to back, in alternating order, so that both see the
-same machine load. nlm_icmp_allow uses chain_mode direct, so that both playbooks end with
-the same 8 rules at the top of INPUT/OUTPUT; the benchmark checks that they do.
+Per iptables backend (nft, legacy) a 1-node lab with its hardened firewall plus 0 or
+10,000 unrelated rules per IP family (iptables-restore --noflush); the ruleset of the
+measurement is restored before every first run. Both playbooks run against the node
+through the lab inventory (netns connection): a first run that adds the rules, then an
+idempotent rerun. Each repeat runs ours and theirs back to back, in alternating order,
+with each number of foreign rules, so that all of them see the same machine load.
+nlm_icmp_allow uses chain_mode direct, so that both playbooks end with the same 8 rules
+at the top of INPUT/OUTPUT; the benchmark checks that they do.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def foreign_rules(family: str, count: int) -> str:
 
 
 def seed(rules_lab, node, count: int) -> dict[str, str]:
-    """Put the node's firewall back to the lab's, add count foreign rules per family; return the saved rulesets."""
+    """The lab's firewall plus count foreign rules per family, as saved rulesets for restore()."""
     rules_lab.load_firewall(node)
     baseline = {}
     for family in SAVE_COMMANDS:
@@ -112,12 +113,14 @@ def measure_backend(backend: str, foreign_counts, repeats: int, books: dict[str,
     timings, rules_left = {}, {}
     with harness.lab("br", nodes=1, firewall=backend) as rules_lab:
         node = rules_lab.nodes[0]
-        for foreign in foreign_counts:
-            harness.progress("rules: %s, %s foreign rules per family, %d repeats" % (backend, format(foreign, ","), repeats))
-            baseline = seed(rules_lab, node, foreign)
-            for repeat in range(repeats):
+        baselines = dict((foreign, seed(rules_lab, node, foreign)) for foreign in foreign_counts)
+        for repeat in range(repeats):
+            harness.progress("rules: %s, repeat %d of %d" % (backend, repeat + 1, repeats))
+            # Every foreign-rule count and both tools in each repeat, so that the load of
+            # the moment weighs on all of them and the 10,000/0 ratios are side by side too.
+            for foreign in foreign_counts:
                 for tool in ((OURS, THEIRS) if repeat % 2 == 0 else (THEIRS, OURS)):
-                    restore(rules_lab, node, baseline)
+                    restore(rules_lab, node, baselines[foreign])
                     for phase in PHASES:
                         run = harness.run_timed(harness.ansible_argv("ansible-playbook", rules_lab.inventory_path,
                                                                      str(books[tool])))
