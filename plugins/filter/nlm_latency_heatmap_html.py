@@ -20,19 +20,9 @@ description:
   - Below the heatmaps, the per-node summary and a table of the worst pairs with every figure.
   - Cells scale from 56 pixels (values written in) down to 8 pixels, so 3 and 100 nodes both fit a screen.
   - Every name and message from the inventory or the probe is HTML-escaped.
+extends_documentation_fragment:
+  - nodelatency.monitor.latency_input
 options:
-  _input:
-    description:
-      - C(hostvars), a list of C(nlm_latency) facts, one fact, or a matrix from
-        P(nodelatency.monitor.nlm_latency_matrix#filter).
-    type: raw
-    required: true
-  hosts:
-    description:
-      - The hosts expected to report, for example C(ansible_play_hosts_all). See
-        P(nodelatency.monitor.nlm_latency_matrix#filter).
-    type: list
-    elements: str
   title:
     description: The page title and heading.
     type: str

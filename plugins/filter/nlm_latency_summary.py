@@ -13,13 +13,9 @@ author:
 description:
   - One row per node with what Antrea's C(kubectl get nodelatencystats) shows (entries, average and
     maximum latency) and the loss and problems behind them.
+extends_documentation_fragment:
+  - nodelatency.monitor.latency_input
 options:
-  _input:
-    description:
-      - C(hostvars), a list of C(nlm_latency) facts, one fact, or a matrix from
-        P(nodelatency.monitor.nlm_latency_matrix#filter).
-    type: raw
-    required: true
   hosts:
     description:
       - The hosts expected to report, for example C(ansible_play_hosts_all); those without facts get a

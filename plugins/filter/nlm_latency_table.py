@@ -20,19 +20,9 @@ description:
     O(width). When a node name is longer than six characters, nodes are numbered in the summary and the
     matrix uses the numbers. Above O(matrix_max_nodes) nodes the matrix is left out and the summary and
     worst pairs remain.
+extends_documentation_fragment:
+  - nodelatency.monitor.latency_input
 options:
-  _input:
-    description:
-      - C(hostvars), a list of C(nlm_latency) facts, one fact, or a matrix from
-        P(nodelatency.monitor.nlm_latency_matrix#filter).
-    type: raw
-    required: true
-  hosts:
-    description:
-      - The hosts expected to report, for example C(ansible_play_hosts_all). See
-        P(nodelatency.monitor.nlm_latency_matrix#filter).
-    type: list
-    elements: str
   width:
     description: Terminal width the matrix blocks must fit.
     type: int

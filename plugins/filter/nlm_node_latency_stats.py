@@ -23,13 +23,9 @@ description:
     C(started), C(durationSeconds) and C(settings); C(metadata.creationTimestamp) is the run's start.
   - Tools that read Antrea's objects ignore the extra fields. Pipe the result through
     C(ansible.builtin.to_nice_json) to write one file per run.
+extends_documentation_fragment:
+  - nodelatency.monitor.latency_input
 options:
-  _input:
-    description:
-      - C(hostvars), a list of C(nlm_latency) facts, one fact, or a matrix from
-        P(nodelatency.monitor.nlm_latency_matrix#filter).
-    type: raw
-    required: true
   hosts:
     description:
       - The hosts to read from C(hostvars), for example C(ansible_play_hosts_all). Hosts without facts get
