@@ -18,6 +18,7 @@ from collections import namedtuple
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import command_failed
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import parse_save, variant_of_version
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import xtables_tables
 
 # rtnetlink address scopes
 SCOPE_LINK = 253
@@ -113,11 +114,7 @@ def input_problems(params):
 
 def holds_rules(save_text):
     """Whether an iptables-save output holds any rule, user chain or non-ACCEPT policy."""
-    for table in parse_save(save_text).values():
-        for chain in table.chains.values():
-            if chain.rules or chain.policy not in ("ACCEPT",):
-                return True
-    return False
+    return any(not table.is_empty() for table in parse_save(save_text).values())
 
 
 def native_base_chains(nft_json_text, xtables_tables):
@@ -136,20 +133,19 @@ def native_base_chains(nft_json_text, xtables_tables):
 
 
 def firewalld_running(proc="/proc"):
-    """Whether a process named firewalld runs (in any network namespace)."""
+    """Whether a process named firewalld runs in this network namespace, the one whose
+    firewall it would manage (a network namespace of a lab node has none of its own)."""
+    own = os.stat(os.path.join(proc, "self", "ns", "net")).st_ino
     for entry in os.listdir(proc):
         if not entry.isdigit():
             continue
         try:
             with open(os.path.join(proc, entry, "comm")) as comm:
-                if comm.read().strip() == "firewalld":
+                if comm.read().strip() == "firewalld" and os.stat(os.path.join(proc, entry, "ns", "net")).st_ino == own:
                     return True
         except OSError:
             continue
     return False
-
-
-_NFT_FAMILY = {"iptables": "ip", "ip6tables": "ip6"}
 
 
 class FirewallProbe(object):
@@ -189,12 +185,11 @@ class FirewallProbe(object):
             iptables["other_backend"] = other
             other_saves = nft_saves if other == "nft" else self._saves("legacy")
             iptables["other_backend_has_rules"] = any(holds_rules(text) for text in other_saves.values())
-        xtables_tables = {(_NFT_FAMILY[prefix], table) for prefix, text in nft_saves.items()
-                          for table in parse_save(text)}
+        xtables = xtables_tables(nft_saves)
         nftables = {"available": self._paths["nft"] is not None, "base_chains": [],
                     "has_input_output_base_chains": False}
         if self._paths["nft"]:
-            chains = native_base_chains(self._run([self._paths["nft"], "-j", "list", "chains"]), xtables_tables)
+            chains = native_base_chains(self._run([self._paths["nft"], "-j", "list", "chains"]), xtables)
             nftables["base_chains"] = chains
             nftables["has_input_output_base_chains"] = bool(chains)
         return {"iptables": iptables, "nftables": nftables, "firewalld_running": firewalld_running()}

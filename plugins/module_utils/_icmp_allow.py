@@ -3,17 +3,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What nlm_icmp_allow and nlm_icmp_allow_info do, for any firewall backend.
 
-This module validates the options, picks the backend, serialises runs on one
-network namespace and assembles the results. A backend class (see _iptables.py)
-has a ``name`` and these methods, which a native nftables backend can provide
-as well:
+This module validates the options, picks the backends, serialises runs on one
+network namespace and assembles the results. A backend class (_iptables.py,
+_nftables.py) has a ``name`` and these methods:
 
 - ``read(family)``: the family's ruleset as the backend models it;
 - ``plan(ruleset, family, request)``: a transaction with ``table`` (the ruleset
   after it), ``added``, ``removed`` and ``restore_input()`` (None: no change);
 - ``apply(family, transaction)``: commit it atomically;
 - ``inspect(ruleset, family, expected, comment)``: the info report of a family;
-- ``owned_lines(ruleset, comment)``: the owned rules as text, for diff and results.
+- ``owned_lines(ruleset, family, comment)``: the family's owned rules as text, for diff and results.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import time
 from contextlib import contextmanager, nullcontext
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import firewalld_running
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
     DEFAULT_COMMENT,
     FAMILIES,
@@ -39,8 +39,9 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables impo
     Request,
     variant_of_version,
 )
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import NftablesBackend
 
-BACKEND_CHOICES = ["auto"] + sorted(IPTABLES_BACKENDS)
+BACKEND_CHOICES = ["auto"] + sorted(IPTABLES_BACKENDS) + [NftablesBackend.name]
 LOCALE_C = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
 COMMON_ARGUMENT_SPEC = dict(
@@ -98,11 +99,28 @@ def detect_backend(module):
     return backend
 
 
-def select_backend(module, name, families, wait=0):
-    """The backend object for ``name`` ('auto': what ``iptables`` uses)."""
-    if name == "auto":
-        name = detect_backend(module)
-    return IPTABLES_BACKENDS[name](module, families, wait)
+def select_backends(module, name, families, expected, comment, wait=0):
+    """The backend objects to use, in order. A named backend is used alone. 'auto'
+    uses every one that filters ICMP echo or holds owned rules, because an accept in
+    one of them does not help against a drop in another: the iptables variant the
+    ``iptables`` command uses when its filter table is not empty, and native nftables
+    when one of its base chains needs an ``expected`` rule ({family: [AllowRule]}) or
+    holds an owned rule. When neither does, the iptables variant (or nftables on a
+    host without iptables)."""
+    if name == NftablesBackend.name:
+        return [NftablesBackend(module)]
+    if name != "auto":
+        return [IPTABLES_BACKENDS[name](module, families, wait)]
+    nft = NftablesBackend(module) if module.get_bin_path("nft") else None
+    if nft is not None and module.get_bin_path("iptables") is None and module.get_bin_path("ip6tables") is None:
+        return [nft]
+    iptables = IPTABLES_BACKENDS[detect_backend(module)](module, families, wait)
+    if nft is None:
+        return [iptables]
+    chosen = [iptables] if any(not iptables.read(family).is_empty() for family in families) else []
+    if nft.in_use(nft.read(None), families, [rule for family in families for rule in expected[family]], comment):
+        chosen.append(nft)
+    return chosen or [iptables]
 
 
 @contextmanager
@@ -152,6 +170,16 @@ def _diff_text(per_family):
                    for family, lines in per_family.items())
 
 
+FIREWALLD_ADVICE = (
+    "firewalld is running in this network namespace, and nlm_icmp_allow does not change the rules of a "
+    "firewalld-managed host behind firewalld's back (firewalld would drop them at its next reload). Let ICMP "
+    "echo through with firewalld itself: firewalld's zones accept it unless blocked, so for the zone of each "
+    "interface (firewall-cmd --get-zone-of-interface=IF) run firewall-cmd --permanent --zone=ZONE "
+    "--remove-icmp-block=echo-request --remove-icmp-block=echo-reply (and for IPv6 check "
+    "--query-icmp-block-inversion), then firewall-cmd --reload; or stop firewalld and manage the rules with "
+    "this module")
+
+
 class IcmpAllow(object):
     """Ensures the ICMP echo allow rules (state present) or their absence."""
 
@@ -165,18 +193,26 @@ class IcmpAllow(object):
         problems = validate(params)
         if problems:
             raise NlmError("; ".join(problems))
-        backend = select_backend(self.module, params["backend"], self.families, params["wait"])
+        if firewalld_running():
+            raise NlmError(FIREWALLD_ADVICE)
+        requests = {family: self._request(family) for family in self.families}
+        backends = select_backends(self.module, params["backend"], self.families,
+                                   {family: request.expected for family, request in requests.items()},
+                                   params["comment"], params["wait"])
         if params["state"] == "present":
             missing = _missing_interfaces(params["interfaces"])
             if missing:
                 self.module.warn("interface(s) %s do not exist yet; the rules are written anyway and match "
                                  "once the interface appears" % ", ".join(missing))
-        result = {"changed": False, "backend": backend.name, "rules": {}}
+        result = {"changed": False, "backend": "+".join(backend.name for backend in backends), "rules": {}}
         before, after = {}, {}
         # check mode only reads, so it need not wait for other runs
         with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
             for family in self.families:
-                self._family(backend, family, result, before, after)
+                outcome = result["rules"][family] = {"added": [], "removed": [], "present": [], "transaction": ""}
+                before[family], after[family] = [], []
+                for backend in backends:
+                    self._family(backend, family, requests[family], result, outcome, before[family], after[family])
         if self.module._diff:
             result["diff"] = {"before": _diff_text(before), "after": _diff_text(after)}
         return result
@@ -188,24 +224,23 @@ class IcmpAllow(object):
         return Request(params["state"], params["interfaces"], expected, params["chain_mode"],
                        params["placement"], params["enforce_order"], params["comment"])
 
-    def _family(self, backend, family, result, before, after):
+    def _family(self, backend, family, request, result, outcome, before, after):
         comment = self.params["comment"]
         table = backend.read(family)
-        tx = backend.plan(table, family, self._request(family))
+        tx = backend.plan(table, family, request)
         now = tx.table
         if tx.restore_input() is not None:
             result["changed"] = True
             if not self.module.check_mode:
                 backend.apply(family, tx)
                 now = backend.read(family)
-        before[family] = backend.owned_lines(table, comment)
-        after[family] = backend.owned_lines(now, comment)
-        result["rules"][family] = {
-            "added": tx.added,
-            "removed": tx.removed,
-            "present": after[family],
-            "transaction": tx.restore_input() or "",
-        }
+        present = backend.owned_lines(now, family, comment)
+        before.extend(backend.owned_lines(table, family, comment))
+        after.extend(present)
+        outcome["added"].extend(tx.added)
+        outcome["removed"].extend(tx.removed)
+        outcome["present"].extend(present)
+        outcome["transaction"] += tx.restore_input() or ""
 
 
 class IcmpAllowInfo(object):
@@ -221,12 +256,15 @@ class IcmpAllowInfo(object):
         if problems:
             raise NlmError("; ".join(problems))
         families = _families(params)
-        backend = select_backend(self.module, params["backend"], families)
-        report = {"backend": backend.name}
+        expected = {family: expected_rules(family, params["interfaces"], params["roles"]) for family in families}
+        backends = select_backends(self.module, params["backend"], families, expected, params["comment"])
+        report = {"backend": "+".join(backend.name for backend in backends), "firewalld_running": firewalld_running()}
         for family in families:
-            table = backend.read(family)
-            report[family] = backend.inspect(
-                table, family, expected_rules(family, params["interfaces"], params["roles"]), params["comment"])
+            report[family] = {}
+            for backend in backends:
+                part = backend.inspect(backend.read(family), family, expected[family], params["comment"])
+                for key, entries in part.items():
+                    report[family].setdefault(key, []).extend(entries)
         rules = [rule for family in families for rule in report[family]["rules"]]
         report["all_present"] = all(rule["present"] for rule in rules)
         report["all_effective"] = all(rule["effective"] for rule in rules)

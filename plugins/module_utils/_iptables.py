@@ -75,6 +75,10 @@ class Table(object):
         """The rule specs of ``chain``; empty when the chain does not exist."""
         return self.chains[chain].rules if chain in self.chains else []
 
+    def is_empty(self):
+        """Whether the table filters nothing: no rule, no user chain, only ACCEPT policies."""
+        return not any(chain.rules or chain.policy != "ACCEPT" for chain in self.chains.values())
+
     def lines(self):
         """The table as restore-file lines, without counters."""
         lines = ["*" + self.name]
@@ -616,10 +620,11 @@ class IptablesBackend(object):
         return plan(table, family, request)
 
     def inspect(self, table, family, expected, comment):
-        return {"rules": inspect(table, family, expected, comment), "jumps": jumps_report(table, family),
+        return {"rules": [dict(entry, backend=self.name) for entry in inspect(table, family, expected, comment)],
+                "jumps": jumps_report(table, family),
                 "chains": [chain for chain in table.chains if chain in OWNED_CHAINS.values()]}
 
-    def owned_lines(self, table, comment):
+    def owned_lines(self, table, family, comment):
         return owned_lines(table, comment)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 import pytest
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import (
     Interface,
+    firewalld_running,
     holds_rules,
     input_problems,
     interface_report,
@@ -83,3 +85,27 @@ def test_native_base_chains_leave_out_the_iptables_nft_tables(fixture_text):
     ]
     # without knowing the iptables-nft tables, their INPUT/OUTPUT count as well
     assert len(native_base_chains(listing, set())) == 6
+
+
+def fake_proc(tmp_path, processes):
+    """A /proc with ``self`` and one directory per (pid, comm, namespace); a process
+    shares the namespace of ``self`` when its ns/net is a hard link to self's."""
+    (tmp_path / "self" / "ns").mkdir(parents=True)
+    own = tmp_path / "self" / "ns" / "net"
+    own.write_text("")
+    other = tmp_path / "other-net"
+    other.write_text("")
+    for pid, comm, same_namespace in processes:
+        (tmp_path / pid / "ns").mkdir(parents=True)
+        (tmp_path / pid / "comm").write_text(comm + "\n")
+        os.link(own if same_namespace else other, tmp_path / pid / "ns" / "net")
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("processes,running", [
+    ([("1", "systemd", True), ("812", "firewalld", True)], True),
+    ([("1", "systemd", True), ("812", "firewalld", False)], False),   # another namespace's firewall
+    ([("1", "systemd", True), ("813", "firewalld-cmd", True)], False),
+])
+def test_firewalld_counts_in_this_network_namespace_only(tmp_path, processes, running):
+    assert firewalld_running(fake_proc(tmp_path, processes)) is running

@@ -10,6 +10,14 @@ EMPTY = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\nCO
 TAG = "nodelatency.monitor"
 
 
+@pytest.fixture
+def run_module(run_module):
+    """A host without nft: the iptables backends alone (test_nlm_icmp_allow_nftables.py has the rest)."""
+    def run(main, args, binaries=None, **kwargs):
+        return run_module(main, args, binaries=dict({"nft": None}, **(binaries or {})), **kwargs)
+    return run
+
+
 class FakeFirewall:
     """Answers iptables --version, *-save and *-restore like one backend would, applying
     nothing: after a restore, save prints what ``after`` holds for that family."""

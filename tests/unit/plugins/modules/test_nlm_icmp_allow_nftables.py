@@ -1,0 +1,143 @@
+"""nlm_icmp_allow and nlm_icmp_allow_info on native nftables, alone and beside iptables,
+with a fake run_command answering from real ``nft -j`` captures; and the firewalld refusal."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
+from ansible_collections.nodelatency.monitor.plugins.modules import nlm_icmp_allow, nlm_icmp_allow_info
+
+TAG = "nodelatency.monitor"
+EMPTY_SAVE = ""
+DROPPING_SAVE = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+NFT = "/usr/sbin/nft"
+
+
+class FakeHost:
+    """iptables-nft and nft as one host answers them; applies nothing (nft prints
+    ``after`` once something was written, if given)."""
+
+    def __init__(self, fixture_text, ruleset="empty.json", save=EMPTY_SAVE, after=None):
+        self.ruleset = fixture_text("nftables/" + ruleset)
+        self.after = fixture_text("nftables/" + after) if after else None
+        self.save = save
+
+    def __call__(self, argv, data):
+        command = argv[0].rsplit("/", 1)[-1]
+        if argv[1:] == ["--version"]:
+            return 0, "iptables v1.8.9 (nf_tables)\n", ""
+        if command.endswith("-save"):
+            return 0, self.save if argv[1:] == ["-t", "filter"] else "", ""
+        if argv == [NFT, "-j", "list", "ruleset"]:
+            return 0, self.ruleset, ""
+        if argv == [NFT, "-f", "-"] or command.endswith("-restore"):
+            self.ruleset = self.after or self.ruleset
+            return 0, "", ""
+        raise AssertionError("unexpected command %r" % argv)
+
+
+@pytest.fixture(autouse=True)
+def no_firewalld(monkeypatch):
+    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: False)
+
+
+def nft_reads(count):
+    """``count`` reads of the native ruleset, each with the iptables-nft listings that say
+    which tables are not native."""
+    return [[NFT, "-j", "list", "ruleset"], ["/usr/sbin/iptables-nft-save"], ["/usr/sbin/ip6tables-nft-save"]] * count
+
+
+def test_auto_on_a_native_nftables_host_writes_one_nft_transaction_per_family(run_module, fixture_text):
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "roles": ["responder"]},
+                     respond=FakeHost(fixture_text))
+    assert run.result["backend"] == "nftables"
+    assert run.argvs == ([["/usr/sbin/iptables", "--version"], ["/usr/sbin/iptables-nft-save", "-t", "filter"],
+                          ["/usr/sbin/ip6tables-nft-save", "-t", "filter"]] + nft_reads(1)
+                         + nft_reads(1) + [[NFT, "-f", "-"]] + nft_reads(2) + [[NFT, "-f", "-"]] + nft_reads(1))
+    transactions = [data for argv, data in run.commands if argv == [NFT, "-f", "-"]]
+    assert transactions == [
+        'insert rule inet filter input iifname "antrea-gw0" icmp type echo-request accept comment "%s"\n'
+        'insert rule inet filter output oifname "antrea-gw0" icmp type echo-reply accept comment "%s"\n' % (TAG, TAG),
+        'insert rule inet filter input iifname "antrea-gw0" icmpv6 type echo-request accept comment "%s"\n'
+        'insert rule inet filter output oifname "antrea-gw0" icmpv6 type echo-reply accept comment "%s"\n'
+        % (TAG, TAG),
+    ]
+    assert run.result["changed"] is True
+    assert run.result["rules"]["ipv6"]["transaction"] == transactions[1]
+
+
+def test_check_mode_reads_only_and_predicts_the_rules(run_module, fixture_text):
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]},
+                     respond=FakeHost(fixture_text), check_mode=True, diff=True)
+    assert [NFT, "-f", "-"] not in run.argvs
+    assert run.result["changed"] is True
+    assert run.result["diff"]["before"] == "# ipv4\n"
+    assert run.result["diff"]["after"].splitlines()[1:] == [
+        'inet filter input iifname "antrea-gw0" icmp type echo-request accept comment "%s"' % TAG,
+        'inet filter input iifname "antrea-gw0" icmp type echo-reply accept comment "%s"' % TAG,
+        'inet filter output oifname "antrea-gw0" icmp type echo-request accept comment "%s"' % TAG,
+        'inet filter output oifname "antrea-gw0" icmp type echo-reply accept comment "%s"' % TAG,
+    ]
+
+
+def test_auto_ensures_both_when_iptables_also_filters(run_module, fixture_text):
+    host = FakeHost(fixture_text, save=DROPPING_SAVE)
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]}, respond=host)
+    assert run.result["backend"] == "iptables-nft+nftables"
+    assert [argv[0] for argv in run.argvs if argv[0].endswith("-restore") or argv == [NFT, "-f", "-"]] == [
+        "/usr/sbin/iptables-nft-restore", NFT]
+    added = run.result["rules"]["ipv4"]["added"]
+    assert [line.split(" ", 2)[1] for line in added if line.startswith("-A")] == ["NLM-INPUT"] * 2 + ["NLM-OUTPUT"] * 2 \
+        + ["INPUT", "OUTPUT"]
+    assert sum(line.startswith("inet filter ") for line in added) == 4
+
+
+def test_absent_on_a_host_where_only_nftables_holds_owned_rules(run_module, fixture_text):
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "state": "absent"},
+                     respond=FakeHost(fixture_text, ruleset="ruleset.json", after="empty.json"))
+    assert run.result["backend"] == "nftables"
+    transactions = [data for argv, data in run.commands if argv == [NFT, "-f", "-"]]
+    assert transactions == ["".join("delete rule inet filter input handle %d\n" % handle
+                                    for handle in (18, 19, 20, 23))]
+    assert run.result["rules"]["ipv6"]["present"] == []
+
+
+def test_a_named_nftables_backend_without_nft_names_the_package(run_module, fixture_text):
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["gw0"], "backend": "nftables"},
+                     respond=FakeHost(fixture_text), binaries={"nft": None})
+    assert run.failed
+    assert run.result["msg"] == ("nlm_icmp_allow: nft not found: install the nftables package, or choose an "
+                                 "iptables backend")
+    assert run.commands == []
+
+
+def test_info_reports_both_backends(run_module, fixture_text):
+    run = run_module(nlm_icmp_allow_info.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"],
+                                                "roles": ["responder"]},
+                     respond=FakeHost(fixture_text, save=DROPPING_SAVE))
+    report = run.result["icmp_allow"]
+    assert report["backend"] == "iptables-nft+nftables"
+    assert [(rule["backend"], rule["chain"], rule["effective"], rule["shadowed_by"])
+            for rule in report["ipv4"]["rules"]] == [
+        ("iptables-nft", None, False, "-P INPUT DROP"),
+        ("iptables-nft", None, True, None),
+        ("nftables", "inet filter input", False, "inet filter input policy drop"),
+        ("nftables", "inet filter output", False, "inet filter output policy drop"),
+    ]
+    assert report["ipv4"]["base_chains"] == [{"chain": "inet filter input", "hook": "input", "policy": "drop"},
+                                             {"chain": "inet filter output", "hook": "output", "policy": "drop"}]
+    assert report["all_effective"] is False and report["firewalld_running"] is False
+
+
+@pytest.mark.parametrize("backend", ["auto", "nftables", "iptables-legacy"])
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_firewalld_is_refused_with_what_to_do_before_any_command(run_module, fixture_text, monkeypatch,
+                                                                 backend, state):
+    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: True)
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "backend": backend, "state": state},
+                     respond=FakeHost(fixture_text))
+    assert run.failed
+    assert run.result["msg"].startswith("nlm_icmp_allow: firewalld is running in this network namespace")
+    assert "--remove-icmp-block=echo-request" in run.result["msg"]
+    assert run.commands == []
