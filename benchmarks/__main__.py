@@ -42,6 +42,18 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
 
+def stop_children() -> None:
+    """SIGTERM to the children still running, such as an ansible command that an interrupt cut short."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        try:
+            parent = int(Path("/proc", entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # not a process, or gone meanwhile
+        if parent == me:
+            os.kill(int(entry), signal.SIGTERM)
+
+
 def _figure(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
@@ -87,15 +99,23 @@ def main(argv=None) -> int:
     results = {"command": ["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)],
                "started": started.isoformat(), "smoke": options.smoke, "repeats": options.repeats,
                "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "rows": [], "errors": {}, "suite_seconds": {}}
+    interrupted = False
     for name in options.only or BENCHMARKS:
         print("benchmarks: %s ..." % name, file=sys.stderr, flush=True)
         suite_started = time.monotonic()
         try:
             results["rows"] += [dict(row.as_dict(), suite=name) for row in BENCHMARKS[name](options.repeats, options.smoke)]
+        except KeyboardInterrupt:
+            # The labs are down by now (their finally blocks ran); what was measured is kept.
+            stop_children()
+            results["errors"][name] = "interrupted"
+            interrupted = True
+            break
         except Exception as error:  # the other benchmarks still run; the exit code tells
             traceback.print_exc()
             results["errors"][name] = "%s: %s" % (type(error).__name__, error)
-        results["suite_seconds"][name] = round(time.monotonic() - suite_started, 1)
+        finally:
+            results["suite_seconds"][name] = round(time.monotonic() - suite_started, 1)
     results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
     results["load_average_at_end"] = os.getloadavg()
     options.output.mkdir(parents=True, exist_ok=True)
@@ -106,6 +126,8 @@ def main(argv=None) -> int:
     for name, error in results["errors"].items():
         print("benchmarks: %s failed: %s" % (name, error), file=sys.stderr)
     print("benchmarks: results in %s" % (options.output / "results.json"), file=sys.stderr)
+    if interrupted:
+        return 130
     return 1 if results["errors"] else 0
 
 
