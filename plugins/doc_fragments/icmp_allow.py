@@ -38,17 +38,25 @@ options:
     default: [ipv4, ipv6]
   backend:
     description:
-      - Firewall backend. V(auto) uses the one the C(iptables) command uses on the host.
+      - Firewall backend. V(auto) uses every backend that filters, because an accept in one of them
+        does not override a drop in another at the same hook - the iptables variant the C(iptables)
+        command uses when its filter table holds rules, user chains or a non-ACCEPT policy, and native
+        nftables when a base chain on the input or output hook would drop the echo traffic (drop policy,
+        or a drop or reject rule that may match it) or holds an owned rule. When neither does, the
+        iptables variant.
       - V(iptables-nft) and V(iptables-legacy) need C(iptables-nft-save)/C(iptables-nft-restore) or
         C(iptables-legacy-save)/C(iptables-legacy-restore), and their C(ip6tables) counterparts for IPv6.
+      - V(nftables) needs C(nft). Its rules go into the native base chains themselves (tables that
+        iptables-nft manages are left to the iptables backends).
     type: str
-    choices: [auto, iptables-nft, iptables-legacy]
+    choices: [auto, iptables-legacy, iptables-nft, nftables]
     default: auto
   comment:
     description:
-      - The ownership tag, written as the rules' C(-m comment). Rules in C(INPUT)/C(OUTPUT) carrying it,
-        every rule in the C(NLM-INPUT)/C(NLM-OUTPUT) chains and every jump into them belong to this
-        module; nothing else is ever changed.
+      - The ownership tag, written as the rules' C(-m comment) (iptables) or C(comment) (nftables).
+        Rules in C(INPUT)/C(OUTPUT) carrying it, every rule in the C(NLM-INPUT)/C(NLM-OUTPUT) chains,
+        every jump into them and every rule of a native nftables table carrying it belong to this module;
+        nothing else is ever changed.
       - "Letters, digits, spaces and C(. _ : / = + , @ -), starting with a letter or digit, at most 255 characters."
     type: str
     default: nodelatency.monitor

@@ -24,6 +24,8 @@ import tempfile
 import time
 from contextlib import contextmanager, nullcontext
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import firewalld_running
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
@@ -39,7 +41,16 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables impo
     Request,
     variant_of_version,
 )
-from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import NftablesBackend
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import NftablesBackend, boot_commands
+from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import (
+    IPTABLES_FILES,
+    NFTABLES_FILES,
+    existing,
+    merge_iptables,
+    merge_nftables,
+)
+from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import read as read_boot_file
+from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import write as write_boot_file
 
 BACKEND_CHOICES = ["auto"] + sorted(IPTABLES_BACKENDS) + [NftablesBackend.name]
 LOCALE_C = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
@@ -59,12 +70,24 @@ ALLOW_ARGUMENT_SPEC = dict(
     placement=dict(type="str", choices=["insert", "append"], default="insert"),
     enforce_order=dict(type="bool", default=False),
     wait=dict(type="int", default=30),
+    # raw: auto, or a boolean in any spelling Ansible accepts
+    persist=dict(type="raw", default="auto"),
 )
 
 
 def _families(params):
     """The requested families in a fixed order, each once."""
     return [family for family in FAMILIES if family in params["ip_versions"]]
+
+
+def persist_mode(value):
+    """'auto', True or False for the persist option; None when it is none of them."""
+    if value == "auto":
+        return value
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        return None
 
 
 def validate(params):
@@ -82,6 +105,8 @@ def validate(params):
         problems.append(problem)
     if params.get("wait") is not None and params["wait"] < 0:
         problems.append("wait must be 0 or more seconds")
+    if "persist" in params and persist_mode(params["persist"]) is None:
+        problems.append("persist must be auto, true or false, not %r" % (params["persist"],))
     return problems
 
 
@@ -181,7 +206,8 @@ FIREWALLD_ADVICE = (
 
 
 class IcmpAllow(object):
-    """Ensures the ICMP echo allow rules (state present) or their absence."""
+    """Ensures the ICMP echo allow rules (state present) or their absence, live and,
+    with persist, in the files the node restores its firewall from at boot."""
 
     def __init__(self, module):
         self.module = module
@@ -199,22 +225,30 @@ class IcmpAllow(object):
         backends = select_backends(self.module, params["backend"], self.families,
                                    {family: request.expected for family, request in requests.items()},
                                    params["comment"], params["wait"])
+        boot_files = self._boot_files(backends)
         if params["state"] == "present":
             missing = _missing_interfaces(params["interfaces"])
             if missing:
                 self.module.warn("interface(s) %s do not exist yet; the rules are written anyway and match "
                                  "once the interface appears" % ", ".join(missing))
-        result = {"changed": False, "backend": "+".join(backend.name for backend in backends), "rules": {}}
+        result = {"changed": False, "backend": "+".join(backend.name for backend in backends), "rules": {},
+                  "persisted": []}
         before, after = {}, {}
+        file_diffs = []
         # check mode only reads, so it need not wait for other runs
         with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
-            for family in self.families:
-                outcome = result["rules"][family] = {"added": [], "removed": [], "present": [], "transaction": ""}
-                before[family], after[family] = [], []
-                for backend in backends:
-                    self._family(backend, family, requests[family], result, outcome, before[family], after[family])
+            for backend in backends:
+                rulesets = {}
+                for family in self.families:
+                    outcome = result["rules"].setdefault(
+                        family, {"added": [], "removed": [], "present": [], "transaction": ""})
+                    rulesets[family] = self._family(backend, family, requests[family], result, outcome,
+                                                    before.setdefault(family, []), after.setdefault(family, []))
+                for path, family in boot_files[backend.name]:
+                    self._persist(backend, path, family, rulesets, result, file_diffs)
         if self.module._diff:
-            result["diff"] = {"before": _diff_text(before), "after": _diff_text(after)}
+            result["diff"] = [{"before_header": "owned rules", "after_header": "owned rules",
+                               "before": _diff_text(before), "after": _diff_text(after)}] + file_diffs
         return result
 
     def _request(self, family):
@@ -225,6 +259,8 @@ class IcmpAllow(object):
                        params["placement"], params["enforce_order"], params["comment"])
 
     def _family(self, backend, family, request, result, outcome, before, after):
+        """Plan and (outside check mode) apply one family on one backend; returns the
+        ruleset after it (predicted in check mode)."""
         comment = self.params["comment"]
         table = backend.read(family)
         tx = backend.plan(table, family, request)
@@ -241,6 +277,48 @@ class IcmpAllow(object):
         outcome["removed"].extend(tx.removed)
         outcome["present"].extend(present)
         outcome["transaction"] += tx.restore_input() or ""
+        return now
+
+    def _boot_files(self, backends):
+        """{backend name: [(path, family or None)]}: the boot files to keep in step.
+        Found before anything changes, so that persist=true without any fails cleanly."""
+        mode = persist_mode(self.params["persist"])
+        files = {}
+        for backend in backends:
+            if backend.name == NftablesBackend.name:
+                candidates = [(path, None) for path in NFTABLES_FILES]
+            else:
+                candidates = [(path, family) for family in self.families for path in IPTABLES_FILES[family]]
+            files[backend.name] = [] if mode is False else [
+                (path, family) for path, family in candidates if path in existing([path])]
+            if mode is True and not files[backend.name]:
+                raise NlmError("persist is true, but none of %s exists, so nothing restores the %s rules at boot: "
+                               "install and enable the service that restores them (netfilter-persistent, "
+                               "iptables-services or nftables), or set persist to auto or false"
+                               % (", ".join(path for path, _family in candidates), backend.name))
+        return files
+
+    def _persist(self, backend, path, family, rulesets, result, file_diffs):
+        """Bring the owned rules in ``path`` in step with ``rulesets`` ({family: ruleset after the run})."""
+        comment = self.params["comment"]
+        old = read_boot_file(path)
+        if family is None:
+            # the untouched family's live rules are in any ruleset read
+            live = {name: rulesets.get(name, next(iter(rulesets.values()))) for name in FAMILIES}
+            new = merge_nftables(old, boot_commands(live, comment), comment)
+        else:
+            new = merge_iptables(old, backend.owned_lines(rulesets[family], family, comment), comment, path)
+        result["persisted"].append(path)
+        if new == old:
+            return
+        if family is None:
+            backend.check_boot_file(new)
+        else:
+            backend.check_boot_file(family, new)
+        result["changed"] = True
+        file_diffs.append({"before_header": path, "after_header": path, "before": old, "after": new})
+        if not self.module.check_mode:
+            write_boot_file(path, new)
 
 
 class IcmpAllowInfo(object):

@@ -619,6 +619,10 @@ class IptablesBackend(object):
     def plan(self, table, family, request):
         return plan(table, family, request)
 
+    def check_boot_file(self, family, text):
+        """Let iptables-restore check, without changing anything, that ``text`` loads."""
+        self._run([self._commands[(family, "restore")], "--test"], data=text)
+
     def inspect(self, table, family, expected, comment):
         return {"rules": [dict(entry, backend=self.name) for entry in inspect(table, family, expected, comment)],
                 "jumps": jumps_report(table, family),

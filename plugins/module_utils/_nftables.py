@@ -385,6 +385,22 @@ def plan(ruleset, family, request):
     return tx
 
 
+def boot_commands(rulesets, comment):
+    """``insert rule`` commands that, run after a configuration defining the chains,
+    put the owned rules of ``rulesets`` ({family: Ruleset}) on top of their chains,
+    in the order they have now."""
+    statements = OrderedDict()
+    for family, ruleset in rulesets.items():
+        for chain in ruleset.chains.values():
+            for nft_rule in chain.rules:
+                rule = allow_rule_of(chain, nft_rule)
+                if is_owned(nft_rule, comment) and rule is not None and rule.family == family:
+                    statements.setdefault(chain.label, []).append(render_statement(rule, comment))
+    # each insert goes on top, so the last rule is inserted first
+    return ["insert rule %s %s" % (label, statement) for label, chain_statements in statements.items()
+            for statement in reversed(chain_statements)]
+
+
 # --- inspecting ----------------------------------------------------------------------
 
 def _policy_text(chain):
@@ -472,6 +488,10 @@ class NftablesBackend(object):
 
     def plan(self, ruleset, family, request):
         return plan(ruleset, family, request)
+
+    def check_boot_file(self, text):
+        """Let nft check, without changing anything, that ``text`` loads."""
+        self._run([self._nft, "-c", "-f", "-"], data=text)
 
     def in_use(self, ruleset, families, expected, comment):
         return in_use(ruleset, families, expected, comment)

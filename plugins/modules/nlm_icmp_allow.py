@@ -13,9 +13,17 @@ description:
   - Ensures the firewall rules that let ICMP echo requests and replies through the given interfaces
     (for example C(antrea-gw0)), for IPv4 and IPv6, so that inter-node latency monitoring such as
     Antrea's NodeLatencyMonitor measures something on hosts whose firewall drops ICMP.
-  - Presence is judged from normalised C(iptables-save)/C(ip6tables-save) output, never with
+  - On iptables, presence is judged from normalised C(iptables-save)/C(ip6tables-save) output, never with
     C(iptables -C). Changes are one C(iptables-restore --noflush) transaction per family, so a failure
     leaves that family's ruleset as it was.
+  - On native nftables, an accept in one table does not override a drop in another, so the rules go into
+    every base chain on the input and output hooks that would drop the echo traffic (drop policy, or a
+    drop or reject rule that may match it), tagged with O(comment). State is read with
+    C(nft -j list ruleset); changes are one C(nft -f -) transaction per family of C(insert rule),
+    C(add rule ... position) and C(delete rule ... handle) commands. Tables iptables-nft manages are left
+    to the iptables backends. See O(backend) for which backends V(auto) uses.
+  - When firewalld runs in the network namespace the module fails with a message that says how to let
+    ICMP echo through with firewalld itself; it never changes firewalld's tables behind its back.
   - Rules the module does not own are never removed, reordered or rewritten. Missing rules and jumps go
     to the top of C(INPUT)/C(OUTPUT) by default, so they work even in front of a terminal C(REJECT).
   - State V(present) leaves exactly one copy of each requested rule for the listed interfaces and
@@ -35,7 +43,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the owned chains and rules of each family before and after, as restore lines.
+      - The diff shows the owned rules of each family before and after (iptables restore lines, nftables
+        rules), and each boot file that changes (see O(persist)).
   idempotent:
     support: full
   platform:
@@ -54,6 +63,7 @@ options:
       - V(dedicated) puts the rules into the chains C(NLM-INPUT)/C(NLM-OUTPUT), reached by one jump each
         from C(INPUT)/C(OUTPUT) that only ICMP (ICMPv6) packets take.
       - V(direct) puts the rules into C(INPUT)/C(OUTPUT) themselves.
+      - iptables only; on nftables the rules always sit in the base chains, where they take effect.
     type: str
     choices: [dedicated, direct]
     default: dedicated
@@ -62,6 +72,9 @@ options:
       - Where a missing rule (V(direct)) or jump (V(dedicated)) goes in C(INPUT)/C(OUTPUT).
       - V(insert) puts it at the top; V(append) at the end, where a terminal C(DROP)/C(REJECT) rule may
         shadow it (see O(enforce_order)).
+      - On nftables, V(insert) puts a missing rule at the top of each base chain; V(append) puts it just
+        before the first rule of the chain that may drop or reject its traffic, or at the end when there
+        is none, so it takes effect either way.
     type: str
     choices: [insert, append]
     default: insert
@@ -75,6 +88,26 @@ options:
         matching; see M(nodelatency.monitor.nlm_icmp_allow_info) for the limits.
     type: bool
     default: false
+  persist:
+    description:
+      - Whether the owned rules are also kept in the files the node restores its firewall from at boot,
+        so that they survive a reboot; V(absent) takes them out of those files again.
+      - The files are C(/etc/iptables/rules.v4) and C(rules.v6) (netfilter-persistent) and
+        C(/etc/sysconfig/iptables) and C(ip6tables) (iptables-services) for the iptables backends, and
+        C(/etc/nftables.conf) or C(/etc/sysconfig/nftables.conf) for nftables. A mechanism is in use when
+        its file exists; a directory alone does not count.
+      - V(auto) keeps the rules in every such file that exists for the backends used, and does nothing
+        where none exists. V(true) does the same, but fails before changing anything when a backend used
+        has none of its files. V(false) never touches them.
+      - In iptables files the owned lines go into the C(*filter) section (owned chain declarations after
+        the others, rules and jumps on top of C(INPUT)/C(OUTPUT), the owned chains' rules at its end); in
+        the nftables configuration they are one marked block at the end of the file, of C(insert rule)
+        commands that put them on top of the base chains the file defines. Every other line stays as
+        it was. The new content is checked with C(iptables-restore --test) or C(nft -c -f -) before it is
+        written, so a file the node cannot load is never written.
+      - Check mode and diff mode cover the files as well.
+    type: raw
+    default: auto
   wait:
     description:
       - Seconds to wait for the xtables lock (C(iptables-restore --wait)) and for another run of this
@@ -110,6 +143,12 @@ EXAMPLES = r"""
     placement: append
     enforce_order: true
 
+- name: Native nftables host - rules in its base chains, and in /etc/nftables.conf for the next boot
+  nodelatency.monitor.nlm_icmp_allow:
+    interfaces: [antrea-gw0]
+    backend: nftables
+    persist: true
+
 - name: Remove every rule, jump and chain of the module for the gateway
   nodelatency.monitor.nlm_icmp_allow:
     interfaces: [antrea-gw0]
@@ -118,12 +157,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 backend:
-  description: The firewall backend used.
+  description: The firewall backends used, joined by C(+) when O(backend=auto) found more than one filtering.
   returned: success
   type: str
-  sample: iptables-nft
+  sample: iptables-nft+nftables
+persisted:
+  description: The boot files that hold the owned rules after the run (see O(persist)), changed or not.
+  returned: success
+  type: list
+  elements: str
+  sample: [/etc/nftables.conf]
 rules:
-  description: Per IP family, the owned rules added, removed and present afterwards, as restore lines.
+  description:
+    - Per IP family, the owned rules added, removed and present afterwards. iptables rules are restore
+      lines; nftables rules are C(<family> <table> <chain> <rule as nft prints it>).
   returned: success
   type: dict
   contains:
@@ -148,7 +195,9 @@ rules:
           elements: str
           sample: [':NLM-INPUT -', '-A INPUT -p icmp -m comment --comment "nodelatency.monitor" -j NLM-INPUT']
         transaction:
-          description: The C(iptables-restore --noflush) input that was (or in check mode, would be) applied; empty when nothing changed.
+          description:
+            - The C(iptables-restore --noflush) input, then the C(nft -f -) input, that were (or in check mode,
+              would be) applied; empty when nothing changed.
           type: str
           sample: "*filter\n:NLM-INPUT - [0:0]\n-A NLM-INPUT -i antrea-gw0 ...\nCOMMIT\n"
 """

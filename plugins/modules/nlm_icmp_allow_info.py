@@ -19,11 +19,15 @@ description:
     owned chain before the rule), or when nothing accepts the traffic and the chain policy drops it (for
     example a rule in C(NLM-INPUT) without a jump to it). The blocking rule or policy is returned as
     RV(icmp_allow.ipv4.rules[].shadowed_by).
+  - On native nftables (see O(backend)) there is one entry per expected rule and per base chain on its
+    hook that would drop its traffic (RV(icmp_allow.ipv4.base_chains)); the rule is not effective when an
+    earlier drop or reject rule of that chain matches the same traffic, or when it is missing and the
+    chain policy drops.
   - The judgement is best effort. Only rules whose every match is understood (interface, including the
-    C(+) wildcard, protocol, ICMP type, comment) are taken to match; rules with address, conntrack, set,
-    mark or other matches are assumed not to match. Jumps into other user chains are not followed, and
-    other tables (C(raw), C(mangle)) and native nftables tables, which can drop the traffic as well, are
-    not looked at.
+    C(+) wildcard, protocol, ICMP type, comment; on nftables also C(meta l4proto), C(meta nfproto),
+    C(ip protocol), C(ip6 nexthdr), anonymous sets of those) are taken to match; rules with address,
+    conntrack, named set, mark or other matches are assumed not to match. Jumps into other chains are not
+    followed, and the C(raw)/C(mangle) tables are not looked at.
 author:
   - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:
@@ -63,9 +67,15 @@ icmp_allow:
   type: dict
   contains:
     backend:
-      description: The firewall backend read.
+      description: The firewall backends read, joined by C(+) (see O(backend)).
       type: str
-      sample: iptables-nft
+      sample: iptables-nft+nftables
+    firewalld_running:
+      description:
+        - Whether firewalld runs in this network namespace. M(nodelatency.monitor.nlm_icmp_allow) refuses
+          to change the rules then.
+      type: bool
+      sample: false
     all_present:
       description: Whether every expected rule, in every family, is present.
       type: bool
@@ -104,18 +114,29 @@ icmp_allow:
               description: The role the rule belongs to, V(responder) or V(prober).
               type: str
               sample: responder
+            backend:
+              description: The backend this entry is about.
+              type: str
+              sample: nftables
             present:
               description: Whether the rule exists, owned (tagged, or in an owned chain).
               type: bool
               sample: true
             chain:
-              description: Chain of the first copy, or null.
+              description:
+                - iptables - chain of the first copy, or null.
+                - nftables - the base chain this entry is about, as C(<family> <table> <chain>).
               type: str
               sample: NLM-INPUT
             position:
               description: 1-based position of the first copy in its chain, or null.
               type: int
               sample: 1
+            handle:
+              description: nftables only - the rule handle of the first copy, or null.
+              type: int
+              returned: for nftables entries
+              sample: 18
             copies:
               description: How many copies exist.
               type: int
@@ -125,17 +146,29 @@ icmp_allow:
               type: bool
               sample: true
             shadowed_by:
-              description: The rule (restore syntax, without C(-A CHAIN)) or policy (C(-P INPUT DROP)) that drops the traffic, or null.
+              description:
+                - The rule (restore syntax, without C(-A CHAIN)) or policy (C(-P INPUT DROP)) that drops the
+                  traffic, or null.
+                - nftables - the rule (C(inet filter input handle 7 [...]), its statements as JSON) or the
+                  policy (C(inet filter input policy drop)).
               type: str
               sample: -p icmp -j REJECT --reject-with icmp-host-prohibited
+        base_chains:
+          description: nftables only - the native base chains on the input and output hooks of this family.
+          type: list
+          elements: dict
+          returned: when the nftables backend is used
+          sample: [{"chain": "inet filter input", "hook": "input", "policy": "drop"}]
         jumps:
-          description: Every rule that jumps into C(NLM-INPUT)/C(NLM-OUTPUT).
+          description: iptables only - every rule that jumps into C(NLM-INPUT)/C(NLM-OUTPUT).
+          returned: when an iptables backend is used
           type: list
           elements: dict
           sample: [{"chain": "INPUT", "position": 1, "target": "NLM-INPUT",
                     "rule": '-A INPUT -p icmp -m comment --comment "nodelatency.monitor" -j NLM-INPUT'}]
         chains:
-          description: The owned chains that exist.
+          description: iptables only - the owned chains that exist.
+          returned: when an iptables backend is used
           type: list
           elements: str
           sample: [NLM-INPUT, NLM-OUTPUT]

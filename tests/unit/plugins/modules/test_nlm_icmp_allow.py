@@ -8,6 +8,8 @@ from ansible_collections.nodelatency.monitor.plugins.modules import nlm_icmp_all
 
 EMPTY = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n"
 TAG = "nodelatency.monitor"
+# no test reads or writes the host's own boot files
+pytestmark = pytest.mark.usefixtures("boot_files")
 
 
 @pytest.fixture
@@ -107,11 +109,12 @@ def test_check_mode_with_diff_restores_nothing_and_shows_the_owned_rules(run_mod
     assert run.argvs == [["/usr/sbin/iptables", "--version"], ["/usr/sbin/iptables-nft-save", "-t", "filter"]]
     assert run.result["changed"] is True
     assert run.result["rules"]["ipv4"]["transaction"] == V4_TRANSACTION
-    assert run.result["diff"] == {
+    assert run.result["diff"] == [{
+        "before_header": "owned rules", "after_header": "owned rules",
         "before": "# ipv4\n",
         "after": "# ipv4\n" + "".join(line + "\n" for line in
                                       [":NLM-INPUT -", ":NLM-OUTPUT -"] + V4_JUMPS + V4_RULES),
-    }
+    }]
 
 
 def test_both_families_on_the_legacy_backend_named_explicitly(run_module):

@@ -9,6 +9,8 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_a
 from ansible_collections.nodelatency.monitor.plugins.modules import nlm_icmp_allow, nlm_icmp_allow_info
 
 TAG = "nodelatency.monitor"
+# no test reads or writes the host's own boot files
+pytestmark = pytest.mark.usefixtures("boot_files")
 EMPTY_SAVE = ""
 DROPPING_SAVE = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
 NFT = "/usr/sbin/nft"
@@ -72,8 +74,9 @@ def test_check_mode_reads_only_and_predicts_the_rules(run_module, fixture_text):
                      respond=FakeHost(fixture_text), check_mode=True, diff=True)
     assert [NFT, "-f", "-"] not in run.argvs
     assert run.result["changed"] is True
-    assert run.result["diff"]["before"] == "# ipv4\n"
-    assert run.result["diff"]["after"].splitlines()[1:] == [
+    (rules,) = run.result["diff"]
+    assert rules["before"] == "# ipv4\n"
+    assert rules["after"].splitlines()[1:] == [
         'inet filter input iifname "antrea-gw0" icmp type echo-request accept comment "%s"' % TAG,
         'inet filter input iifname "antrea-gw0" icmp type echo-reply accept comment "%s"' % TAG,
         'inet filter output oifname "antrea-gw0" icmp type echo-request accept comment "%s"' % TAG,
