@@ -20,8 +20,9 @@ class FakeHost:
     """iptables-nft and nft as one host answers them; applies nothing (nft prints
     ``after`` once something was written, if given)."""
 
-    def __init__(self, fixture_text, ruleset="empty.json", save=EMPTY_SAVE, after=None):
+    def __init__(self, fixture_text, ruleset="empty.json", save=EMPTY_SAVE, after=None, check=(0, "", "")):
         self.ruleset = fixture_text("nftables/" + ruleset)
+        self.check = check
         self.after = fixture_text("nftables/" + after) if after else None
         self.save = save
 
@@ -33,6 +34,8 @@ class FakeHost:
             return 0, self.save if argv[1:] == ["-t", "filter"] else "", ""
         if argv == [NFT, "-j", "list", "ruleset"]:
             return 0, self.ruleset, ""
+        if argv == [NFT, "-c", "-f", "-"]:
+            return self.check
         if argv == [NFT, "-f", "-"] or command.endswith("-restore"):
             self.ruleset = self.after or self.ruleset
             return 0, "", ""
@@ -143,4 +146,64 @@ def test_firewalld_is_refused_with_what_to_do_before_any_command(run_module, fix
     assert run.failed
     assert run.result["msg"].startswith("nlm_icmp_allow: firewalld is running in this network namespace")
     assert "--remove-icmp-block=echo-request" in run.result["msg"]
+    assert run.commands == []
+
+
+CONF = "#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n}\n"
+BEGIN = "# BEGIN nodelatency.monitor nlm_icmp_allow rules tagged %s (this block is rewritten by the module)" % TAG
+
+
+def test_persist_checks_and_writes_the_block_into_the_nftables_configuration(run_module, fixture_text, boot_files):
+    conf = boot_files / "nftables.conf"
+    conf.write_text(CONF)
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "roles": ["responder"],
+                                           "ip_versions": ["ipv4"]},
+                     respond=FakeHost(fixture_text, after="ruleset.json"), diff=True)
+    assert run.result["persisted"] == [str(conf)]
+    written = conf.read_text()
+    assert written.startswith(CONF + BEGIN + "\n")
+    block = written[len(CONF):].splitlines()[1:-1]
+    # the live owned rules (here: the fixture's) of both families, each chain's in its order
+    assert block[0] == 'insert rule inet filter input iifname "antrea-gw0" icmpv6 type echo-request accept comment "%s"' % TAG
+    assert block[-1] == 'insert rule ip6 extra out oifname "antrea-gw0" icmpv6 type echo-reply accept comment "%s"' % TAG
+    assert len(block) == 6
+    checks = [data for argv, data in run.commands if argv == [NFT, "-c", "-f", "-"]]
+    assert checks == [written]
+    assert run.result["diff"][1] == {"before_header": str(conf), "after_header": str(conf),
+                                     "before": CONF, "after": written}
+
+
+def test_persist_in_check_mode_writes_nothing(run_module, fixture_text, boot_files):
+    conf = boot_files / "nftables.conf"
+    conf.write_text(CONF)
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]},
+                     respond=FakeHost(fixture_text), check_mode=True)
+    assert run.result["changed"] is True and run.result["persisted"] == [str(conf)]
+    assert conf.read_text() == CONF
+
+
+def test_a_configuration_nft_cannot_load_is_not_written(run_module, fixture_text, boot_files):
+    conf = boot_files / "nftables.conf"
+    conf.write_text(CONF)
+    refused = (1, "", "Error: No such file or directory; did you mean table 'filter' in family inet?\n")
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]},
+                     respond=FakeHost(fixture_text, after="ruleset.json", check=refused))
+    assert run.failed and run.result["msg"] == "nlm_icmp_allow: nft failed (rc=1): see stderr"
+    assert conf.read_text() == CONF
+
+
+def test_persist_true_without_a_boot_file_fails_before_changing_anything(run_module, fixture_text):
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "persist": True},
+                     respond=FakeHost(fixture_text))
+    assert run.failed
+    assert "persist is true, but none of" in run.result["msg"]
+    assert "so nothing restores the nftables rules at boot" in run.result["msg"]
+    assert [argv for argv in run.argvs if "-f" in argv] == []
+
+
+@pytest.mark.parametrize("persist", ["sometimes", 2, ["auto"]])
+def test_an_unknown_persist_value_fails_before_any_command(run_module, fixture_text, persist):
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "persist": persist},
+                     respond=FakeHost(fixture_text))
+    assert run.failed and "persist must be auto, true or false, not" in run.result["msg"]
     assert run.commands == []
