@@ -59,7 +59,12 @@ molecule() {
     "$bin/python" -m pytest tests/molecule
 }
 
+previous=""
 for layer in "${layers[@]}"; do
+    # reported here rather than at the end, so that make test closes on pytest's summary
+    [ -z "$previous" ] || printf '\n(%s took %ss)\n' "$previous" "$((SECONDS - started))"
+    started=$SECONDS
+    previous=$layer
     case "$layer" in
         sanity) sanity ;;
         lint) lint ;;
