@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 import nlmlab
-from test_nlm_icmp_allow_lab import ansible, json_results, playbook  # noqa: F401  (fixtures used here)
+# fixtures, used by name
+from test_nlm_icmp_allow_lab import ansible, json_results, playbook  # pylint: disable=unused-import
 from test_nlm_icmp_allow_lab import both_ways, hosts_changed, pings
 
 pytestmark = pytest.mark.lab
