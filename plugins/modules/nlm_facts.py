@@ -57,7 +57,8 @@ notes:
   - Addresses are listed with their prefix length; link-local ones are left out, because peers cannot
     probe them across nodes.
   - The firewall facts need root (C(become=true)) for C(iptables-save) and C(nft).
-  - C(firewalld_running) looks for a process named C(firewalld), which runs in the root network namespace.
+  - C(firewalld_running) looks for a process named C(firewalld) in the module's own network namespace, the
+    one whose firewall it manages (usually the root namespace); one in another namespace does not count.
 seealso:
   - module: nodelatency.monitor.nlm_icmp_allow
 """
@@ -158,7 +159,9 @@ ansible_facts:
               type: dict
               sample: {"available": true, "base_chains": [], "has_input_output_base_chains": false}
             firewalld_running:
-              description: Whether firewalld runs.
+              description:
+                - Whether firewalld runs in this network namespace. M(nodelatency.monitor.nlm_icmp_allow) refuses
+                  to change the rules then.
               type: bool
               sample: false
 """
