@@ -289,8 +289,9 @@ class IcmpAllow(object):
                 candidates = [(path, None) for path in NFTABLES_FILES]
             else:
                 candidates = [(path, family) for family in self.families for path in IPTABLES_FILES[family]]
+            in_use = existing([path for path, _family in candidates])
             files[backend.name] = [] if mode is False else [
-                (path, family) for path, family in candidates if path in existing([path])]
+                (path, family) for path, family in candidates if path in in_use]
             if mode is True and not files[backend.name]:
                 raise NlmError("persist is true, but none of %s exists, so nothing restores the %s rules at boot: "
                                "install and enable the service that restores them (netfilter-persistent, "
