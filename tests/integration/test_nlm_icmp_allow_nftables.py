@@ -2,7 +2,8 @@
 
 One 3-node FIREWALL=nftables lab (every node a native ``inet filter`` table with
 drop policies). n1 and n2 are native only; n3 also gets an iptables-nft filter table
-that drops ICMP echo, so an accept in one of them alone is not enough. Pings go
+that drops ICMP echo, so an accept in one of them alone is not enough; n2 later gets
+an ICMP reject closing its chains, which placement append must go in front of. Pings go
 between the nodes' antrea-gw0 addresses, IPv4 and IPv6, both ways. The firewalld
 refusal is shown with a process named firewalld in one node's network namespace,
 which is what the modules look for.
@@ -10,6 +11,7 @@ which is what the modules look for.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -173,3 +175,36 @@ def test_firewalld_in_the_namespace_is_refused_and_nothing_changes(lab, run_ansi
     assert "--remove-icmp-block=echo-request" in completed.stdout
     assert '"firewalld_running": true' in facts.stdout, facts.stdout
     assert ruleset(lab, "n2") == before
+
+
+def test_append_lands_in_front_of_a_reject_tail(lab, playbook):
+    """n2's base chains end with an ICMP reject (as reject-tail ends with -j REJECT): with
+    placement append the rules go just before it, not after it, and ping works."""
+    tail = "meta l4proto { icmp, ipv6-icmp } reject"
+    original = ruleset(lab, "n2")
+    for chain in ("input", "output"):
+        lab.run("n2", ["nft", "add", "rule", "inet", "filter", chain, *tail.split()])
+    try:
+        with_tail = ruleset(lab, "n2")
+        pair = [("n1", "n2")]
+        present, info = playbook("n1:n2", [("nlm_icmp_allow", dict(ALLOW, placement="append")),
+                                           ("nlm_icmp_allow_info", INFO)])
+        assert hosts_changed(present, ["n1", "n2"]) == {"n1": True, "n2": True}
+        assert all(pings(lab, both_ways(pair)).values())
+        assert info["n2"]["icmp_allow"]["all_effective"] is True
+        for chain in ruleset(lab, "n2").split("chain ")[1:]:
+            lines = [line.strip() for line in chain.splitlines()]
+            if tail in lines:
+                assert [line for line in lines if TAG in line or line == tail][-1] == tail, chain
+        (absent,) = playbook("n1:n2", [("nlm_icmp_allow", dict(ALLOW, state="absent"))])
+        assert absent["n2"]["changed"] is True
+        assert ruleset(lab, "n2") == with_tail
+    finally:
+        # the tail is the only reject in the lab's chains
+        for chain in ("input", "output"):
+            handles = [rule["rule"]["handle"] for rule in json.loads(lab.run("n2", ["nft", "-j", "list", "chain", "inet",
+                                                                                  "filter", chain]).stdout)["nftables"]
+                       if "rule" in rule and "reject" in rule["rule"]["expr"][-1]]
+            for handle in handles:
+                lab.run("n2", ["nft", "delete", "rule", "inet", "filter", chain, "handle", str(handle)])
+    assert ruleset(lab, "n2") == original
