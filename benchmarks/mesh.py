@@ -36,25 +36,6 @@ def host_results(stdout: str) -> dict[str, tuple[str, dict]]:
                 for header in RESULT_HEADER.finditer(stdout))
 
 
-def pin_transport_neighbours(mesh_lab) -> None:
-    """Give every node a permanent ARP entry for every peer's transport address.
-
-    The kernel keeps one neighbour table for all namespaces, and beyond gc_thresh3
-    (1,024 by default) dynamic entries it stops resolving: from about 30 nodes on, the
-    VXLAN underlay of a full mesh no longer resolves and probes are lost for the lab's
-    sake. Permanent entries do not count against that limit (the lab's own overlay
-    entries are permanent too); the root namespace's sysctls stay untouched.
-    """
-    addresses = dict((node.name, json.loads(mesh_lab.run(node, ["ip", "-j", "link", "show", "dev",
-                                                                node.transport_interface]).stdout)[0]["address"])
-                     for node in mesh_lab.nodes)
-    for node in mesh_lab.nodes:
-        commands = ["neigh replace %s lladdr %s dev %s nud permanent"
-                    % (peer.transport_ipv4, addresses[peer.name], node.transport_interface)
-                    for peer in mesh_lab.nodes if peer is not node]
-        mesh_lab.run(node, ["ip", "-batch", "-"], input="\n".join(commands) + "\n")
-
-
 def measure_size(size: int, repeats: int) -> harness.Row:
     forks = str(size)
     seconds = {PROBE: [], FLOOR: []}
@@ -62,7 +43,6 @@ def measure_size(size: int, repeats: int) -> harness.Row:
     harness.progress("mesh: %d nodes, %d repeats" % (size, repeats))
     with harness.lab("bm", nodes=size, firewall="iptables-nft", mode="encap") as mesh_lab:
         inventory = mesh_lab.inventory_path
-        pin_transport_neighbours(mesh_lab)
         harness.run_timed(harness.ansible_argv("ansible", inventory, "all", "--forks", forks, "-m",
                                                "nodelatency.monitor.nlm_icmp_allow",
                                                "-a", json.dumps({"interfaces": ["antrea-gw0"]})))

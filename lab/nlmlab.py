@@ -89,6 +89,7 @@ class Node:
     pod_cidr_ipv4: str
     pod_cidr_ipv6: str
     gateway_mac: str
+    transport_mac: str
 
 
 def plan_node(lab_name: str, index: int, subnet: int) -> Node:
@@ -109,6 +110,7 @@ def plan_node(lab_name: str, index: int, subnet: int) -> Node:
         pod_cidr_ipv4=str(pod_ipv4),
         pod_cidr_ipv6=str(pod_ipv6),
         gateway_mac="02:4e:4c:00:%02x:%02x" % (index >> 8, index & 0xFF),
+        transport_mac="02:4e:4c:01:%02x:%02x" % (index >> 8, index & 0xFF),
     )
 
 
@@ -362,7 +364,8 @@ class Lab:
             self._ip_batch(None, [f"netns add {netns}" for netns in namespaces])
             _parallel(self._set_sysctls, namespaces)
             self._ip_batch(None, [
-                f"link add name {node.transport_interface} netns {node.netns} type veth peer name {node.name} netns {self.net_netns}"
+                f"link add name {node.transport_interface} netns {node.netns} address {node.transport_mac} "
+                f"type veth peer name {node.name} netns {self.net_netns}"
                 for node in self.nodes])
             self._build_transport()
             _parallel(self._build_node, self.nodes)
@@ -471,6 +474,12 @@ class Lab:
             other = 1 - node.subnet
             commands.append(f"route add {TRANSPORT_SUBNETS_IPV4[other]} via {TRANSPORT_SUBNETS_IPV4[node.subnet].network_address + 1}")
             commands.append(f"route add {TRANSPORT_SUBNETS_IPV6[other]} via {TRANSPORT_SUBNETS_IPV6[node.subnet].network_address + 1}")
+        # The kernel's neighbour table is shared by every namespace and stops resolving
+        # beyond gc_thresh3 (1,024) dynamic entries, which a mesh of 30 and more nodes
+        # reaches; permanent entries for the peers on the same subnet do not count.
+        commands += [f"neigh replace {address} lladdr {peer.transport_mac} dev {transport} nud permanent"
+                     for peer in peers if peer.subnet == node.subnet
+                     for address in (peer.transport_ipv4, peer.transport_ipv6)]
         fdb = []
         if self.mode != "networkPolicyOnly":
             for peer in peers:
