@@ -202,9 +202,9 @@ def test_append_lands_in_front_of_a_reject_tail(lab, playbook):
     finally:
         # the tail is the only reject in the lab's chains
         for chain in ("input", "output"):
-            handles = [rule["rule"]["handle"] for rule in json.loads(lab.run("n2", ["nft", "-j", "list", "chain", "inet",
-                                                                                  "filter", chain]).stdout)["nftables"]
-                       if "rule" in rule and "reject" in rule["rule"]["expr"][-1]]
+            listing = lab.run("n2", ["nft", "-j", "list", "chain", "inet", "filter", chain]).stdout
+            handles = [item["rule"]["handle"] for item in json.loads(listing)["nftables"]
+                       if "rule" in item and "reject" in item["rule"]["expr"][-1]]
             for handle in handles:
                 lab.run("n2", ["nft", "delete", "rule", "inet", "filter", chain, "handle", str(handle)])
     assert ruleset(lab, "n2") == original
