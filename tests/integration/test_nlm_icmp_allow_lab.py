@@ -479,7 +479,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(lab, run_ansible, inventory
         "interface name '.' is reserved by the kernel; "
         "interface name '..' is reserved by the kernel; "
         "interface name 'eth0:1' contains ':' (whitespace, '/', ':', quotes and backslashes are not allowed)",
-        "value of backend must be one of: auto, iptables-legacy, iptables-nft, got: pf",
+        "value of backend must be one of: auto, iptables-legacy, iptables-nft, nftables, got: pf",
         "run the task as root (become: true)",
         "run the task as root (become: true)",
         "ip6tables-%s-save not found: install the iptables package" % (
