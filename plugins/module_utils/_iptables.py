@@ -13,6 +13,7 @@ saved text and can be unit-tested on captured output.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections import OrderedDict, namedtuple
 from functools import lru_cache
@@ -210,6 +211,49 @@ def rule_fields(spec):
     return RuleFields(other=tuple(other), **found)
 
 
+_VALUE_OPTIONS = ("-i", "--in-interface", "-o", "--out-interface", "-p", "--protocol", "--comment") + tuple(
+    _ICMP_TYPE_NAMES)
+_QUOTING = re.compile(r"[\"'\\]")
+
+
+@lru_cache(maxsize=None)
+def has_foreign_match(spec):
+    """Whether ``rule_fields(spec).other`` is certainly not empty: a match this module
+    does not understand comes before the target. Decided on whitespace-split tokens
+    before the first quote or backslash (up to there they are shlex's tokens), so that
+    the thousands of address and port rules of a busy host cost no shlex.split; a
+    spec it cannot decide is left to rule_fields (False)."""
+    quoting = _QUOTING.search(spec)
+    head = spec if quoting is None else spec[:quoting.start()]
+    tokens = head.split()
+    if quoting is not None and tokens and not head[-1].isspace():
+        # the last token goes on past the quote
+        tokens.pop()
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token == "!":
+            index += 1
+        elif token in ("-j", "--jump", "-g", "--goto"):
+            return False
+        elif token in ("-m", "--match"):
+            if index + 1 < len(tokens) and tokens[index + 1] not in _MATCH_MODULES_UNDERSTOOD:
+                return True
+            index += 2
+        elif token in _VALUE_OPTIONS:
+            index += 2
+        else:
+            return True
+    return False
+
+
+def mentions(spec, text):
+    """Whether ``text`` (the ownership tag or an owned chain) can be a value in ``spec``:
+    iptables-save prints both verbatim, since neither has a character it would quote
+    or escape, so a spec without the text cannot carry the tag or jump to the chain."""
+    return text in spec
+
+
 def allow_rule_of(chain, spec, family):
     """The AllowRule a saved rule implements, or None when it is not exactly one
     of the rules this module writes (ACCEPT of one echo message on one interface)."""
@@ -288,6 +332,8 @@ def first_verdict(table, chain, rule, stop=None):
     chains are not followed."""
     specs = table.rules(chain)
     for spec in specs[:None if stop is None else stop - 1]:
+        if has_foreign_match(spec):
+            continue
         target = rule_fields(spec).target
         if target in _TERMINAL_TARGETS and catches(spec, rule):
             return target, spec
@@ -328,6 +374,8 @@ def is_owned(chain, spec, comment):
     tagged with the ownership comment in INPUT/OUTPUT."""
     if chain in OWNED_CHAINS.values():
         return True
+    if not mentions(spec, comment) and not any(mentions(spec, owned) for owned in OWNED_CHAINS.values()):
+        return False
     fields = rule_fields(spec)
     if fields.target in OWNED_CHAINS.values():
         return True
@@ -345,7 +393,7 @@ def owned_lines(table, comment):
 
 def _jumps(table, owned_chain):
     return [(chain, spec) for chain in list(table.chains) for spec in list(table.rules(chain))
-            if rule_fields(spec).target == owned_chain]
+            if mentions(spec, owned_chain) and rule_fields(spec).target == owned_chain]
 
 
 def _is_own_jump(chain, spec, family, direction, comment):
@@ -499,6 +547,8 @@ def _plan_order(tx, family, comment):
     for direction in DIRECTIONS:
         chain = BUILTIN_CHAINS[direction]
         for spec in list(tx.table.rules(chain)):
+            if not is_owned(chain, spec, comment):
+                continue
             position = tx.table.rules(chain).index(spec) + 1
             fields = rule_fields(spec)
             if fields.target == OWNED_CHAINS[direction]:
@@ -521,7 +571,7 @@ def inspect(table, family, expected, comment):
         places = []
         for chain in (BUILTIN_CHAINS[rule.direction], OWNED_CHAINS[rule.direction]):
             for position, spec in enumerate(table.rules(chain), 1):
-                if allow_rule_of(chain, spec, family) == rule and is_owned(chain, spec, comment):
+                if is_owned(chain, spec, comment) and allow_rule_of(chain, spec, family) == rule:
                     places.append((chain, position))
         chain, position = places[0] if places else (None, None)
         effective, shadowed_by = _fate(table, rule, chain, position)
@@ -541,7 +591,7 @@ def _fate(table, rule, chain, position):
     if chain is None:
         return _fate_before(table, rule, None)
     jump = next((number for number, spec in enumerate(table.rules(builtin), 1)
-                 if rule_fields(spec).target == chain and catches(spec, rule)), None)
+                 if mentions(spec, chain) and rule_fields(spec).target == chain and catches(spec, rule)), None)
     effective, shadowed_by = _fate_before(table, rule, jump)
     if jump is None or not effective:
         return effective, shadowed_by
@@ -557,7 +607,7 @@ def jumps_report(table, family):
     for direction in DIRECTIONS:
         for chain in table.chains:
             for position, spec in enumerate(table.rules(chain), 1):
-                if rule_fields(spec).target == OWNED_CHAINS[direction]:
+                if mentions(spec, OWNED_CHAINS[direction]) and rule_fields(spec).target == OWNED_CHAINS[direction]:
                     report.append({"chain": chain, "position": position, "target": OWNED_CHAINS[direction],
                                    "rule": "-A %s %s" % (chain, spec)})
     return report

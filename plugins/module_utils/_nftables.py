@@ -6,8 +6,10 @@
 An accept in one nftables table does not override a drop in another table at
 the same hook, so the rules go into every native base chain on the input and
 output hooks that would drop the echo traffic (drop policy, or a drop/reject
-rule that may match it), tagged with the ownership comment. State is read with
-``nft -j list ruleset``; a change is one ``nft -f -`` transaction of
+rule that may match it), tagged with the ownership comment. State is read table by
+table: ``nft -j list chains`` names the tables, and only the native ones are listed
+with their rules (``nft -j list ruleset`` would print every iptables-nft rule as
+JSON, seconds on a host with thousands of them); a change is one ``nft -f -`` transaction of
 ``insert``/``add``/``delete rule ... handle N`` commands, so no rule the module
 does not own is ever rewritten or moved. Tables iptables-nft manages are left
 to the iptables backend. Everything except the backend class is a pure function
@@ -90,20 +92,29 @@ def xtables_tables(saves):
     return {(_XTABLES_FAMILIES[prefix], table) for prefix, text in saves.items() for table in parse_save(text)}
 
 
-def parse_ruleset(text, xtables=()):
-    """The chains of the native tables (not the ``xtables`` ones) in ``nft -j`` output."""
-    chains = OrderedDict()
+def _items(text):
     try:
-        items = json.loads(text).get("nftables", [])
+        return json.loads(text).get("nftables", [])
     except ValueError as error:
         raise NlmError("nft -j printed something that is not JSON (%s)" % error)
-    for item in items:
+
+
+def tables_with_chains(text):
+    """The (family, table) pairs that hold a chain in ``nft -j list chains`` output, in
+    listed order: a table without chains filters nothing."""
+    return list(OrderedDict.fromkeys((item["chain"]["family"], item["chain"]["table"])
+                                     for item in _items(text) if "chain" in item))
+
+
+def parse_ruleset(text):
+    """The chains, with their rules, in ``nft -j list ruleset`` or ``nft -j list table`` output."""
+    chains = OrderedDict()
+    for item in _items(text):
         if "chain" in item:
             chain = item["chain"]
-            if (chain["family"], chain["table"]) not in xtables:
-                native = NftChain(chain["family"], chain["table"], chain["name"], chain.get("hook"),
-                                  chain.get("policy"), kind=chain.get("type"))
-                chains[native.key] = native
+            native = NftChain(chain["family"], chain["table"], chain["name"], chain.get("hook"),
+                              chain.get("policy"), kind=chain.get("type"))
+            chains[native.key] = native
         elif "rule" in item:
             rule = item["rule"]
             key = (rule["family"], rule["table"], rule["chain"])
@@ -454,7 +465,8 @@ def in_use(ruleset, families, expected, comment):
 # --- the backend -------------------------------------------------------------------------
 
 class NftablesBackend(object):
-    """Reads the native tables with ``nft -j list ruleset`` and changes them with ``nft -f -``."""
+    """Reads the native tables with ``nft -j list chains`` and ``nft -j list table`` and
+    changes them with ``nft -f -``."""
 
     name = "nftables"
 
@@ -471,16 +483,23 @@ class NftablesBackend(object):
             raise command_failed(argv, rc, stderr)
         return stdout
 
-    def _xtables(self):
-        """The tables iptables-nft manages: the iptables backend's, not ours."""
+    def _xtables(self, tables):
+        """The tables iptables-nft manages: the iptables backend's, not ours. Only asked
+        of the iptables-nft-save whose nft family has a table at all."""
+        families = {family for family, _table in tables}
         saves = {}
         for prefix, path in zip(("iptables", "ip6tables"), self._saves):
-            if path is not None:
+            if path is not None and _XTABLES_FAMILIES[prefix] in families:
                 saves[prefix] = self._run([path])
         return xtables_tables(saves)
 
     def read(self, family):
-        return parse_ruleset(self._run([self._nft, "-j", "list", "ruleset"]), self._xtables())
+        """The native tables' chains and rules, each table listed on its own."""
+        tables = tables_with_chains(self._run([self._nft, "-j", "list", "chains"]))
+        xtables = self._xtables(tables)
+        return Ruleset([chain for table_family, table in tables if (table_family, table) not in xtables
+                        for chain in parse_ruleset(self._run([self._nft, "-j", "list", "table", table_family,
+                                                              table])).chains.values()])
 
     def apply(self, family, tx):
         """Commit ``tx`` in one nft transaction: all or nothing."""

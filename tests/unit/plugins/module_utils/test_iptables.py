@@ -13,10 +13,12 @@ import pytest
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule, expected_rules
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
+    Chain,
     Request,
     allow_rule_of,
     catches,
     filter_table,
+    has_foreign_match,
     inspect,
     is_owned,
     normalise_save,
@@ -357,6 +359,90 @@ COMMIT
 ])
 def test_which_rules_catch_inbound_echo_requests_on_gw0(spec, caught):
     assert catches(spec, AllowRule("ipv4", "in", "gw0", "echo-request")) is caught
+
+
+# --- screening before parsing -----------------------------------------------------------------
+
+@pytest.mark.parametrize("spec,screened", [
+    # what a busy host has thousands of: decided without shlex
+    ("-s 198.18.128.1/32 -p tcp -m tcp --dport 1024 -j ACCEPT", True),
+    ('-d 198.18.128.3/32 -p udp -m udp --dport 1026 -m comment --comment "bench 2" -j ACCEPT', True),
+    ("-i antrea-gw0 -p icmp -m conntrack --ctstate INVALID -j DROP", True),
+    ("! -s 198.18.0.0/15 -j DROP", True),
+    # nothing but understood matches before the target: left to rule_fields
+    ("-i antrea-gw0 -p icmp -m icmp --icmp-type 8 -j DROP", False),
+    ('-p icmp -m comment --comment "x" -j REJECT --reject-with icmp-port-unreachable', False),
+    ("-j DROP", False),
+    # a value that looks like an option, quoted or not, is a value
+    ('-p icmp -m comment --comment "drop -s everything" -j DROP', False),
+    ("-p icmp -m comment --comment -s -j DROP", False),
+    # a match module cut by a quote cannot be judged on the text before it
+    ('-p icmp -m "comment" --comment x -j DROP', False),
+    ('-p icmp -m co"mment" --comment x -j DROP', False),
+])
+def test_the_screen_only_skips_specs_with_a_match_this_module_does_not_understand(spec, screened):
+    assert has_foreign_match(spec) is screened
+    # never a spec that rule_fields would let catch anything
+    assert not screened or rule_fields(spec).other
+
+
+def busy(rules_before, rules_after=()):
+    """An IPv4 filter table with 1,000 address and port rules per built-in chain (half of
+    them with a comment), ``rules_before``/``rules_after`` around the INPUT ones."""
+    lines = ["*filter", ":INPUT DROP [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    lines.extend("-A INPUT %s" % spec for spec in rules_before)
+    for number in range(1000):
+        lines.append("-A INPUT -s 198.18.%d.%d/32 -p tcp -m tcp --dport %d -j ACCEPT"
+                     % (number // 250, 1 + number % 250, 1024 + number))
+        lines.append('-A OUTPUT -d 198.18.%d.%d/32 -p udp -m udp --dport %d -m comment --comment "bench %d" -j DROP'
+                     % (number // 250, 1 + number % 250, 1024 + number, number))
+    lines.extend("-A INPUT %s" % spec for spec in rules_after)
+    return filter_table("\n".join(lines + ["COMMIT"]) + "\n")
+
+
+LOOK_ALIKES = [
+    # ours but for the tag: another tool's, or the tag with a suffix
+    "-i gw0 -p icmp -m icmp --icmp-type 8 -j ACCEPT",
+    '-i gw0 -p icmp -m icmp --icmp-type 8 -m comment --comment "%s-old" -j ACCEPT' % TAG,
+    '-i gw0 -p icmp -m icmp --icmp-type 0 -m comment --comment "not %s" -j ACCEPT' % TAG,
+    # a jump into a chain whose name starts like ours
+    "-p icmp -j NLM-INPUT-LEGACY",
+]
+
+
+@pytest.mark.parametrize("chain_mode", ["dedicated", "direct"])
+def test_foreign_look_alikes_among_many_foreign_rules_are_never_touched(chain_mode):
+    table = busy(LOOK_ALIKES)
+    table.chains["NLM-INPUT-LEGACY"] = Chain("NLM-INPUT-LEGACY", "-")
+    tx = plan(table, "ipv4", request("ipv4", ["gw0"], chain_mode=chain_mode))
+    assert all(not line.startswith("-D") for line in tx.commands)
+    assert foreign_lines(tx.table) == foreign_lines(table)
+    assert owned_lines(tx.table, TAG) == owned_lines(plan(filter_table(""), "ipv4",
+                                                          request("ipv4", ["gw0"], chain_mode=chain_mode)).table, TAG)
+    assert plan(tx.table, "ipv4", request("ipv4", ["gw0"], chain_mode=chain_mode)).restore_input() is None
+
+
+SHADOWING_DROPS = [
+    "-i gw0 -p icmp -m icmp --icmp-type 8 -j DROP",
+    # a comment whose text looks like an address match does not hide the drop
+    '-p icmp -m comment --comment "drop -s everything" -j DROP',
+]
+
+
+@pytest.mark.parametrize("drop", SHADOWING_DROPS)
+def test_a_foreign_drop_among_many_foreign_rules_is_still_seen(drop):
+    rule = AllowRule("ipv4", "in", "gw0", "echo-request")
+    (entry,) = inspect(busy([], [drop]), "ipv4", [rule], TAG)
+    assert (entry["present"], entry["effective"], entry["shadowed_by"]) == (False, False, drop)
+    appended = plan(busy([], [drop]), "ipv4", request("ipv4", ["gw0"], chain_mode="direct", placement="append",
+                                                      roles=("responder",)))
+    (entry,) = inspect(appended.table, "ipv4", [rule], TAG)
+    assert (entry["present"], entry["position"], entry["effective"], entry["shadowed_by"]) == (
+        True, 1002, False, drop)
+    ordered = plan(appended.table, "ipv4", request("ipv4", ["gw0"], chain_mode="direct", placement="append",
+                                                   enforce_order=True, roles=("responder",)))
+    (entry,) = inspect(ordered.table, "ipv4", [rule], TAG)
+    assert (entry["position"], entry["effective"]) == (1, True)
 
 
 @pytest.mark.parametrize("text,variant", [

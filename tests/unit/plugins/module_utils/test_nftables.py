@@ -16,6 +16,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule, expected_rules
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import Request
 from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import (
+    Ruleset,
     Transaction,
     allow_rule_of,
     in_use,
@@ -27,6 +28,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables impo
     render_statement,
     rule_expr,
     rule_matches,
+    tables_with_chains,
     xtables_tables,
 )
 
@@ -38,8 +40,10 @@ EXTRA = ("ip6", "extra", "out")
 
 @pytest.fixture
 def ruleset(fixture_text):
+    """The native chains of the capture, as NftablesBackend.read finds them table by table."""
     xtables = xtables_tables({"iptables": fixture_text("nftables/iptables-nft-save.txt")})
-    return parse_ruleset(fixture_text("nftables/ruleset.json"), xtables)
+    return Ruleset([chain for chain in parse_ruleset(fixture_text("nftables/ruleset.json")).chains.values()
+                    if (chain.family, chain.table) not in xtables])
 
 
 @pytest.fixture
@@ -68,9 +72,17 @@ def test_iptables_nft_tables_are_left_out(fixture_text, ruleset):
     assert ruleset.chains[EXTRA].policy == "accept"
 
 
-def test_output_that_is_not_json_is_a_clear_error():
+def test_the_tables_to_list_are_those_holding_a_chain_in_listed_order(fixture_text):
+    assert tables_with_chains(fixture_text("nftables/ruleset.json")) == [
+        ("inet", "filter"), ("ip6", "extra"), ("ip", "filter")]
+    assert tables_with_chains('{"nftables": [{"metainfo": {"version": "1.0.6"}}, '
+                              '{"table": {"family": "inet", "name": "empty", "handle": 1}}]}') == []
+
+
+@pytest.mark.parametrize("parse", [parse_ruleset, tables_with_chains])
+def test_output_that_is_not_json_is_a_clear_error(parse):
     with pytest.raises(NlmError, match="nft -j printed something that is not JSON"):
-        parse_ruleset("Error: syntax error")
+        parse("Error: syntax error")
 
 
 # --- what a rule means -----------------------------------------------------------------------

@@ -3,6 +3,8 @@ with a fake run_command answering from real ``nft -j`` captures; and the firewal
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
@@ -20,26 +22,38 @@ class FakeHost:
     """iptables-nft and nft as one host answers them; applies nothing (nft prints
     ``after`` once something was written, if given)."""
 
-    def __init__(self, fixture_text, ruleset="empty.json", save=EMPTY_SAVE, after=None, check=(0, "", "")):
+    def __init__(self, fixture_text, ruleset="empty.json", save=EMPTY_SAVE, after=None, check=(0, "", ""),
+                 xtables_save=""):
         self.ruleset = fixture_text("nftables/" + ruleset)
         self.check = check
         self.after = fixture_text("nftables/" + after) if after else None
         self.save = save
+        self.xtables_save = xtables_save
 
     def __call__(self, argv, data):
         command = argv[0].rsplit("/", 1)[-1]
         if argv[1:] == ["--version"]:
             return 0, "iptables v1.8.9 (nf_tables)\n", ""
         if command.endswith("-save"):
-            return 0, self.save if argv[1:] == ["-t", "filter"] else "", ""
-        if argv == [NFT, "-j", "list", "ruleset"]:
-            return 0, self.ruleset, ""
+            if argv[1:] == ["-t", "filter"]:
+                return 0, self.save, ""
+            return 0, self.xtables_save if command == "iptables-nft-save" else "", ""
+        if argv == [NFT, "-j", "list", "chains"]:
+            return 0, self._listing(lambda item: "chain" in item), ""
+        if argv[:4] == [NFT, "-j", "list", "table"] and len(argv) == 6:
+            return 0, self._listing(lambda item: any((entry.get("family"), entry.get("table", entry.get("name")))
+                                                     == tuple(argv[4:]) for entry in item.values())), ""
         if argv == [NFT, "-c", "-f", "-"]:
             return self.check
         if argv == [NFT, "-f", "-"] or command.endswith("-restore"):
             self.ruleset = self.after or self.ruleset
             return 0, "", ""
         raise AssertionError("unexpected command %r" % argv)
+
+    def _listing(self, wanted):
+        """The part of the captured ruleset that a narrower ``nft -j list`` prints."""
+        items = json.loads(self.ruleset)["nftables"]
+        return json.dumps({"nftables": [item for item in items if "metainfo" in item or wanted(item)]})
 
 
 @pytest.fixture(autouse=True)
@@ -48,9 +62,20 @@ def no_firewalld(monkeypatch):
 
 
 def nft_reads(count):
-    """``count`` reads of the native ruleset, each with the iptables-nft listings that say
-    which tables are not native."""
-    return [[NFT, "-j", "list", "ruleset"], ["/usr/sbin/iptables-nft-save"], ["/usr/sbin/ip6tables-nft-save"]] * count
+    """``count`` reads of the native ruleset of a host whose only table is inet filter: no
+    ip or ip6 table exists, so no iptables-nft listing is needed to tell which are native."""
+    return [[NFT, "-j", "list", "chains"], [NFT, "-j", "list", "table", "inet", "filter"]] * count
+
+
+def test_the_native_tables_are_listed_one_by_one_and_iptables_nft_tables_not_at_all(run_module, fixture_text):
+    host = FakeHost(fixture_text, ruleset="ruleset.json", xtables_save=fixture_text("nftables/iptables-nft-save.txt"))
+    run = run_module(nlm_icmp_allow_info.main, {"interfaces": ["antrea-gw0"], "backend": "nftables"}, respond=host)
+    # iptables-nft-save names ip filter as its own; ip6tables-nft-save (empty here) none
+    assert run.argvs == [[NFT, "-j", "list", "chains"], ["/usr/sbin/iptables-nft-save"],
+                         ["/usr/sbin/ip6tables-nft-save"], [NFT, "-j", "list", "table", "inet", "filter"],
+                         [NFT, "-j", "list", "table", "ip6", "extra"]] * 2
+    assert {entry["chain"] for entry in run.result["icmp_allow"]["ipv6"]["base_chains"]} == {
+        "inet filter input", "inet filter output", "ip6 extra out"}
 
 
 def test_auto_on_a_native_nftables_host_writes_one_nft_transaction_per_family(run_module, fixture_text):
