@@ -140,12 +140,13 @@ def select_backends(module, name, families, expected, comment, wait=0):
     if nft is not None and module.get_bin_path("iptables") is None and module.get_bin_path("ip6tables") is None:
         return [nft]
     iptables = IPTABLES_BACKENDS[detect_backend(module)](module, families, wait)
-    if nft is None:
+    if nft is None or not nft.in_use(nft.read(None), families,
+                                     [rule for family in families for rule in expected[family]], comment):
         return [iptables]
-    chosen = [iptables] if any(not iptables.read(family).is_empty() for family in families) else []
-    if nft.in_use(nft.read(None), families, [rule for family in families for rule in expected[family]], comment):
-        chosen.append(nft)
-    return chosen or [iptables]
+    # only beside nftables does it matter whether the iptables filter table is empty
+    if any(not iptables.read(family).is_empty() for family in families):
+        return [iptables, nft]
+    return [nft]
 
 
 @contextmanager

@@ -25,7 +25,8 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules im
 )
 
 BUILTIN_CHAINS = {"in": "INPUT", "out": "OUTPUT"}
-OWNED_CHAINS = {"in": "NLM-INPUT", "out": "NLM-OUTPUT"}
+_OWNED_CHAIN_PREFIX = "NLM-"
+OWNED_CHAINS = {"in": _OWNED_CHAIN_PREFIX + "INPUT", "out": _OWNED_CHAIN_PREFIX + "OUTPUT"}
 PROTOCOLS = {"ipv4": "icmp", "ipv6": "ipv6-icmp"}
 _ICMP_MATCHES = {"ipv4": ("icmp", "--icmp-type"), "ipv6": ("icmp6", "--icmpv6-type")}
 _INTERFACE_OPTIONS = {"in": "-i", "out": "-o"}
@@ -374,7 +375,8 @@ def is_owned(chain, spec, comment):
     tagged with the ownership comment in INPUT/OUTPUT."""
     if chain in OWNED_CHAINS.values():
         return True
-    if not mentions(spec, comment) and not any(mentions(spec, owned) for owned in OWNED_CHAINS.values()):
+    # one look for both owned chains' shared prefix: this runs on every rule of the table
+    if not mentions(spec, comment) and not mentions(spec, _OWNED_CHAIN_PREFIX):
         return False
     fields = rule_fields(spec)
     if fields.target in OWNED_CHAINS.values():

@@ -23,7 +23,6 @@ from collections import OrderedDict, namedtuple
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError, command_failed
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import parse_save
 
 # The IP families each nftables table family filters.
 TABLE_FAMILIES = {"inet": ("ipv4", "ipv6"), "ip": ("ipv4",), "ip6": ("ipv6",)}
@@ -34,6 +33,8 @@ _ICMP_PROTOCOLS = {"ipv4": "icmp", "ipv6": "icmpv6"}
 _L4_NAMES = {"ipv4": {"icmp", 1}, "ipv6": {"ipv6-icmp", "icmpv6", 58}}
 # The iptables-nft families whose tables iptables-nft-save lists.
 _XTABLES_FAMILIES = {"iptables": "ip", "ip6tables": "ip6"}
+# The tables iptables-nft-save knows: it lists no other, so no other is iptables-nft's.
+_XTABLES_NAMES = ("filter", "nat", "mangle", "raw", "security")
 _TERMINAL = ("accept", "drop", "reject")
 DROPS = ("drop", "reject")
 # Statements that neither match nor end the walk.
@@ -89,7 +90,8 @@ class Ruleset(object):
 def xtables_tables(saves):
     """The (nft family, table) pairs iptables-nft manages, from ``{'iptables': text,
     'ip6tables': text}`` of iptables-nft-save output."""
-    return {(_XTABLES_FAMILIES[prefix], table) for prefix, text in saves.items() for table in parse_save(text)}
+    return {(_XTABLES_FAMILIES[prefix], line.strip()[1:]) for prefix, text in saves.items()
+            for line in text.splitlines() if line.strip().startswith("*")}
 
 
 def _items(text):
@@ -484,14 +486,15 @@ class NftablesBackend(object):
         return stdout
 
     def _xtables(self, tables):
-        """The tables iptables-nft manages: the iptables backend's, not ours. Only asked
-        of the iptables-nft-save whose nft family has a table at all."""
-        families = {family for family, _table in tables}
-        saves = {}
+        """Which of ``tables`` iptables-nft manages: the iptables backend's, not ours.
+        iptables-nft-save is asked about each table that can be one of them, by name:
+        a table it does not print as its own (an incompatible one) is native."""
+        xtables = set()
         for prefix, path in zip(("iptables", "ip6tables"), self._saves):
-            if path is not None and _XTABLES_FAMILIES[prefix] in families:
-                saves[prefix] = self._run([path])
-        return xtables_tables(saves)
+            for family, table in tables:
+                if path is not None and family == _XTABLES_FAMILIES[prefix] and table in _XTABLES_NAMES:
+                    xtables |= xtables_tables({prefix: self._run([path, "-t", table])})
+        return xtables
 
     def read(self, family):
         """The native tables' chains and rules, each table listed on its own."""

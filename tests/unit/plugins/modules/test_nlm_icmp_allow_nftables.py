@@ -22,22 +22,18 @@ class FakeHost:
     """iptables-nft and nft as one host answers them; applies nothing (nft prints
     ``after`` once something was written, if given)."""
 
-    def __init__(self, fixture_text, ruleset="empty.json", save=EMPTY_SAVE, after=None, check=(0, "", ""),
-                 xtables_save=""):
+    def __init__(self, fixture_text, ruleset="empty.json", save=EMPTY_SAVE, after=None, check=(0, "", "")):
         self.ruleset = fixture_text("nftables/" + ruleset)
         self.check = check
         self.after = fixture_text("nftables/" + after) if after else None
         self.save = save
-        self.xtables_save = xtables_save
 
     def __call__(self, argv, data):
         command = argv[0].rsplit("/", 1)[-1]
         if argv[1:] == ["--version"]:
             return 0, "iptables v1.8.9 (nf_tables)\n", ""
         if command.endswith("-save"):
-            if argv[1:] == ["-t", "filter"]:
-                return 0, self.save, ""
-            return 0, self.xtables_save if command == "iptables-nft-save" else "", ""
+            return 0, self.save if argv[1:] == ["-t", "filter"] else "", ""
         if argv == [NFT, "-j", "list", "chains"]:
             return 0, self._listing(lambda item: "chain" in item), ""
         if argv[:4] == [NFT, "-j", "list", "table"] and len(argv) == 6:
@@ -68,22 +64,34 @@ def nft_reads(count):
 
 
 def test_the_native_tables_are_listed_one_by_one_and_iptables_nft_tables_not_at_all(run_module, fixture_text):
-    host = FakeHost(fixture_text, ruleset="ruleset.json", xtables_save=fixture_text("nftables/iptables-nft-save.txt"))
+    host = FakeHost(fixture_text, ruleset="ruleset.json", save=fixture_text("nftables/iptables-nft-save.txt"))
     run = run_module(nlm_icmp_allow_info.main, {"interfaces": ["antrea-gw0"], "backend": "nftables"}, respond=host)
-    # iptables-nft-save names ip filter as its own; ip6tables-nft-save (empty here) none
-    assert run.argvs == [[NFT, "-j", "list", "chains"], ["/usr/sbin/iptables-nft-save"],
-                         ["/usr/sbin/ip6tables-nft-save"], [NFT, "-j", "list", "table", "inet", "filter"],
+    # iptables-nft-save claims ip filter; a table named ip6 extra cannot be ip6tables-nft's
+    assert run.argvs == [[NFT, "-j", "list", "chains"], ["/usr/sbin/iptables-nft-save", "-t", "filter"],
+                         [NFT, "-j", "list", "table", "inet", "filter"],
                          [NFT, "-j", "list", "table", "ip6", "extra"]] * 2
     assert {entry["chain"] for entry in run.result["icmp_allow"]["ipv6"]["base_chains"]} == {
         "inet filter input", "inet filter output", "ip6 extra out"}
+
+
+def test_auto_asks_iptables_nothing_more_when_nftables_has_only_iptables_nft_tables(run_module, fixture_text):
+    host = FakeHost(fixture_text, ruleset="ruleset.json", save=fixture_text("nftables/iptables-nft-save.txt"))
+    host.ruleset = host._listing(lambda item: any(entry.get("family") == "ip" for entry in item.values()))
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]}, respond=host)
+    assert run.result["backend"] == "iptables-nft"
+    # the first save only tells nft's tables apart; the filter table is read under the lock
+    save = ["/usr/sbin/iptables-nft-save", "-t", "filter"]
+    assert run.argvs == [["/usr/sbin/iptables", "--version"], [NFT, "-j", "list", "chains"], save, save,
+                         ["/usr/sbin/iptables-nft-restore", "--noflush", "--wait=30"], save]
 
 
 def test_auto_on_a_native_nftables_host_writes_one_nft_transaction_per_family(run_module, fixture_text):
     run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "roles": ["responder"]},
                      respond=FakeHost(fixture_text))
     assert run.result["backend"] == "nftables"
-    assert run.argvs == ([["/usr/sbin/iptables", "--version"], ["/usr/sbin/iptables-nft-save", "-t", "filter"],
-                          ["/usr/sbin/ip6tables-nft-save", "-t", "filter"]] + nft_reads(1)
+    assert run.argvs == ([["/usr/sbin/iptables", "--version"]] + nft_reads(1)
+                         + [["/usr/sbin/iptables-nft-save", "-t", "filter"],
+                            ["/usr/sbin/ip6tables-nft-save", "-t", "filter"]]
                          + nft_reads(1) + [[NFT, "-f", "-"]] + nft_reads(2) + [[NFT, "-f", "-"]] + nft_reads(1))
     transactions = [data for argv, data in run.commands if argv == [NFT, "-f", "-"]]
     assert transactions == [
