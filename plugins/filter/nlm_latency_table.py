@@ -77,8 +77,8 @@ _value:
     * some replies lost, lost: no reply, error: probe failed, ?: no data, -: itself
 
     Worst 2 pairs (status, loss, then average RTT):
-      n3 -> n2  198.18.0.2  lost 5/5
-      n1 -> n3  198.18.0.3  lost 2/5  avg 0.424ms  max 0.428ms
+      n3 -> n2  198.18.0.2  replies 0/5
+      n1 -> n3  198.18.0.3  replies 3/5  avg 0.424ms  max 0.428ms
 """
 
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_filter import matrix_for, whole_number

@@ -94,7 +94,7 @@ def _pair_line(pair):
     line += "  %s" % pair["address"]
     if pair["status"] == STATUS_ERROR:
         return "%s  error: %s" % (line, pair["error"])
-    line += "  lost %d/%d" % (pair["sent"] - pair["received"], pair["sent"])
+    line += "  replies %d/%d" % (pair["received"], pair["sent"])
     if pair["status"] != STATUS_DOWN:
         line += "  avg %s  max %s" % (_duration(pair["avg_rtt_ms"]), _duration(pair["max_rtt_ms"]))
     if pair["error"]:
