@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from nlmlab import REPO
 
 pytestmark = pytest.mark.lab
 

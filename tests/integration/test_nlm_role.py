@@ -10,7 +10,9 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import REPO, VENV_BIN
+from nlmlab import REPO
+
+VENV_BIN = REPO / ".venv" / "bin"
 
 COMMENT = "nodelatency.monitor"
 SAVE_COMMANDS = ("iptables-save", "ip6tables-save")

@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
+from nlmlab import REPO
 
 pytestmark = pytest.mark.lab
 
