@@ -7,10 +7,14 @@ from __future__ import annotations
 class ModuleDocFragment(object):
 
     # The attributes every module of the collection declares; each module sets
-    # the support level.
+    # the support level of all but platform, which is the same for every module.
     DOCUMENTATION = r"""
 options: {}
 attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
   diff_mode:

@@ -31,10 +31,6 @@ attributes:
     support: full
   idempotent:
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 options:
   gateway_interface:
     description: Name of the gateway interface.

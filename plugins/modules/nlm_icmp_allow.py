@@ -47,10 +47,6 @@ attributes:
         rules), and each boot file that changes (see O(persist)).
   idempotent:
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 options:
   state:
     description:

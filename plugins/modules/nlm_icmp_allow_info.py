@@ -37,10 +37,6 @@ extends_documentation_fragment:
 attributes:
   idempotent:
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - Needs root (C(become=true)) to read the ruleset.
 seealso:
