@@ -26,6 +26,7 @@ from contextlib import contextmanager, nullcontext
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import firewalld_running
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
@@ -132,14 +133,15 @@ def select_backends(module, name, families, expected, comment, wait=0):
     when one of its base chains needs an ``expected`` rule ({family: [AllowRule]}) or
     holds an owned rule. When neither does, the iptables variant (or nftables on a
     host without iptables)."""
+    commands = Commands(module)
     if name == NftablesBackend.name:
-        return [NftablesBackend(module)]
+        return [NftablesBackend(module, commands)]
     if name != "auto":
-        return [IPTABLES_BACKENDS[name](module, families, wait)]
-    nft = NftablesBackend(module) if module.get_bin_path("nft") else None
+        return [IPTABLES_BACKENDS[name](module, families, wait, commands)]
+    nft = NftablesBackend(module, commands) if module.get_bin_path("nft") else None
     if nft is not None and module.get_bin_path("iptables") is None and module.get_bin_path("ip6tables") is None:
         return [nft]
-    iptables = IPTABLES_BACKENDS[detect_backend(module)](module, families, wait)
+    iptables = IPTABLES_BACKENDS[detect_backend(module)](module, families, wait, commands)
     if nft is None or not nft.in_use(nft.read(None), families,
                                      [rule for family in families for rule in expected[family]], comment):
         return [iptables]
@@ -223,21 +225,22 @@ class IcmpAllow(object):
         if firewalld_running():
             raise NlmError(FIREWALLD_ADVICE)
         requests = {family: self._request(family) for family in self.families}
-        backends = select_backends(self.module, params["backend"], self.families,
-                                   {family: request.expected for family, request in requests.items()},
-                                   params["comment"], params["wait"])
-        boot_files = self._boot_files(backends)
         if params["state"] == "present":
             missing = _missing_interfaces(params["interfaces"])
             if missing:
                 self.module.warn("interface(s) %s do not exist yet; the rules are written anyway and match "
                                  "once the interface appears" % ", ".join(missing))
-        result = {"changed": False, "backend": "+".join(backend.name for backend in backends), "rules": {},
-                  "persisted": []}
         before, after = {}, {}
         file_diffs = []
-        # check mode only reads, so it need not wait for other runs
+        # check mode only reads, so it need not wait for other runs. The backends are
+        # chosen under the lock too: what they read to choose is what they plan with.
         with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
+            backends = select_backends(self.module, params["backend"], self.families,
+                                       {family: request.expected for family, request in requests.items()},
+                                       params["comment"], params["wait"])
+            boot_files = self._boot_files(backends)
+            result = {"changed": False, "backend": "+".join(backend.name for backend in backends), "rules": {},
+                      "persisted": []}
             for backend in backends:
                 rulesets = {}
                 for family in self.families:
@@ -265,12 +268,14 @@ class IcmpAllow(object):
         comment = self.params["comment"]
         table = backend.read(family)
         tx = backend.plan(table, family, request)
+        # The transaction is atomic and the namespace lock keeps other runs of this
+        # module out, so once it is committed the owned rules are those of the plan;
+        # reading the table again would cost a save of every foreign rule.
         now = tx.table
         if tx.restore_input() is not None:
             result["changed"] = True
             if not self.module.check_mode:
                 backend.apply(family, tx)
-                now = backend.read(family)
         present = backend.owned_lines(now, family, comment)
         before.extend(backend.owned_lines(table, family, comment))
         after.extend(present)

@@ -18,7 +18,8 @@ import shlex
 from collections import OrderedDict, namedtuple
 from functools import lru_cache
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError, command_failed
+from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
     DIRECTIONS,
     AllowRule,
@@ -638,10 +639,10 @@ class IptablesBackend(object):
     name = None
     variant = None
 
-    def __init__(self, module, families, wait):
-        self._module = module
+    def __init__(self, module, families, wait, commands=None):
+        self._commands = commands or Commands(module)
         self._wait = wait
-        self._commands = {}
+        self._paths = {}
         for family in families:
             for tool in ("save", "restore"):
                 command = "%s-%s-%s" % (_COMMAND_PREFIX[family], self.variant, tool)
@@ -651,29 +652,29 @@ class IptablesBackend(object):
                         "%s not found: install the iptables package (it provides %s)%s, or choose "
                         "another backend" % (command, command,
                                              ", or set ip_versions to [ipv4]" if family == "ipv6" else ""))
-                self._commands[(family, tool)] = path
+                self._paths[(family, tool)] = path
 
-    def _run(self, argv, data=None):
-        rc, stdout, stderr = self._module.run_command(argv, data=data, binary_data=True)
-        if rc != 0:
-            raise command_failed(argv, rc, stderr)
-        return stdout
+    def _save_argv(self, family):
+        return [self._paths[(family, "save")], "-t", "filter"]
 
     def read(self, family):
         """The filter table of ``family`` as iptables-save prints it now."""
-        return filter_table(self._run([self._commands[(family, "save")], "-t", "filter"]))
+        return filter_table(self._commands.read(self._save_argv(family)))
 
     def apply(self, family, tx):
         """Commit ``tx`` in one iptables-restore transaction: all or nothing."""
-        self._run([self._commands[(family, "restore")], "--noflush", "--wait=%d" % self._wait],
-                  data=tx.restore_input())
+        # the families are separate tables: one's restore leaves the other's save as it was
+        self._commands.change([self._paths[(family, "restore")], "--noflush", "--wait=%d" % self._wait],
+                              tx.restore_input(),
+                              unaffected=[self._save_argv(other) for other, tool in self._paths
+                                          if other != family and tool == "save"])
 
     def plan(self, table, family, request):
         return plan(table, family, request)
 
     def check_boot_file(self, family, text):
         """Let iptables-restore check, without changing anything, that ``text`` loads."""
-        self._run([self._commands[(family, "restore")], "--test"], data=text)
+        self._commands.check([self._paths[(family, "restore")], "--test"], text)
 
     def inspect(self, table, family, expected, comment):
         return {"rules": [dict(entry, backend=self.name) for entry in inspect(table, family, expected, comment)],

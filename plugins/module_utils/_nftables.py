@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 from collections import OrderedDict, namedtuple
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError, command_failed
+from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
 
 # The IP families each nftables table family filters.
@@ -472,18 +473,12 @@ class NftablesBackend(object):
 
     name = "nftables"
 
-    def __init__(self, module):
-        self._module = module
+    def __init__(self, module, commands=None):
+        self._commands = commands or Commands(module)
         self._nft = module.get_bin_path("nft")
         if self._nft is None:
             raise NlmError("nft not found: install the nftables package, or choose an iptables backend")
         self._saves = [module.get_bin_path(prefix + "-nft-save") for prefix in ("iptables", "ip6tables")]
-
-    def _run(self, argv, data=None):
-        rc, stdout, stderr = self._module.run_command(argv, data=data, binary_data=True)
-        if rc != 0:
-            raise command_failed(argv, rc, stderr)
-        return stdout
 
     def _xtables(self, tables):
         """Which of ``tables`` iptables-nft manages: the iptables backend's, not ours.
@@ -493,27 +488,27 @@ class NftablesBackend(object):
         for prefix, path in zip(("iptables", "ip6tables"), self._saves):
             for family, table in tables:
                 if path is not None and family == _XTABLES_FAMILIES[prefix] and table in _XTABLES_NAMES:
-                    xtables |= xtables_tables({prefix: self._run([path, "-t", table])})
+                    xtables |= xtables_tables({prefix: self._commands.read([path, "-t", table])})
         return xtables
 
     def read(self, family):
         """The native tables' chains and rules, each table listed on its own."""
-        tables = tables_with_chains(self._run([self._nft, "-j", "list", "chains"]))
+        tables = tables_with_chains(self._commands.read([self._nft, "-j", "list", "chains"]))
         xtables = self._xtables(tables)
         return Ruleset([chain for table_family, table in tables if (table_family, table) not in xtables
-                        for chain in parse_ruleset(self._run([self._nft, "-j", "list", "table", table_family,
+                        for chain in parse_ruleset(self._commands.read([self._nft, "-j", "list", "table", table_family,
                                                               table])).chains.values()])
 
     def apply(self, family, tx):
         """Commit ``tx`` in one nft transaction: all or nothing."""
-        self._run([self._nft, "-f", "-"], data=tx.restore_input())
+        self._commands.change([self._nft, "-f", "-"], tx.restore_input())
 
     def plan(self, ruleset, family, request):
         return plan(ruleset, family, request)
 
     def check_boot_file(self, text):
         """Let nft check, without changing anything, that ``text`` loads."""
-        self._run([self._nft, "-c", "-f", "-"], data=text)
+        self._commands.check([self._nft, "-c", "-f", "-"], text)
 
     def in_use(self, ruleset, families, expected, comment):
         return in_use(ruleset, families, expected, comment)

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodelatency.monitor contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The firewall commands of one module run, shared by its backends."""
+
+from __future__ import annotations
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import command_failed
+
+
+class Commands(object):
+    """Runs a module's firewall commands, argv lists only.
+
+    What a reading command printed is kept until a changing command runs: with
+    10,000 rules in a table one ``iptables-nft-save`` costs about 0.1 s, and the
+    native nftables backend asks the very command the iptables-nft backend reads
+    with which tables are iptables-nft's. Callers read under the namespace lock,
+    so a kept output is as current as a new one would be."""
+
+    def __init__(self, module):
+        self._module = module
+        self._outputs = {}
+
+    def _run(self, argv, data=None):
+        rc, stdout, stderr = self._module.run_command(argv, data=data, binary_data=True)
+        if rc != 0:
+            raise command_failed(argv, rc, stderr)
+        return stdout
+
+    def read(self, argv):
+        """The output of a command that changes nothing, run once until the next change."""
+        key = tuple(argv)
+        if key not in self._outputs:
+            self._outputs[key] = self._run(argv)
+        return self._outputs[key]
+
+    def check(self, argv, data):
+        """Run a command that only checks ``data`` (``--test``, ``nft -c``)."""
+        return self._run(argv, data)
+
+    def change(self, argv, data, unaffected=()):
+        """Run a command that changes the ruleset. Every kept output is forgotten
+        except those of the reading commands in ``unaffected`` (argv lists that
+        the change cannot alter, such as the other IP family's save)."""
+        keep = set(tuple(other) for other in unaffected)
+        self._outputs = dict((key, value) for key, value in self._outputs.items() if key in keep)
+        return self._run(argv, data)
