@@ -7,6 +7,7 @@ This module validates the options, picks the backends, serialises runs on one
 network namespace and assembles the results. A backend class (_iptables.py,
 _nftables.py) has a ``name`` and these methods:
 
+- ``prefetch(families)``: run the reads of ``families`` side by side, where that helps;
 - ``read(family)``: the family's ruleset as the backend models it;
 - ``plan(ruleset, family, request)``: a transaction with ``table`` (the ruleset
   after it), ``added``, ``removed`` and ``restore_input()`` (None: no change);
@@ -146,6 +147,7 @@ def select_backends(module, name, families, expected, comment, wait=0):
                                      [rule for family in families for rule in expected[family]], comment):
         return [iptables]
     # only beside nftables does it matter whether the iptables filter table is empty
+    iptables.prefetch(families)
     if any(not iptables.read(family).is_empty() for family in families):
         return [iptables, nft]
     return [nft]
@@ -242,6 +244,7 @@ class IcmpAllow(object):
             result = {"changed": False, "backend": "+".join(backend.name for backend in backends), "rules": {},
                       "persisted": []}
             for backend in backends:
+                backend.prefetch(self.families)
                 rulesets = {}
                 for family in self.families:
                     outcome = result["rules"].setdefault(
@@ -344,6 +347,8 @@ class IcmpAllowInfo(object):
         expected = {family: expected_rules(family, params["interfaces"], params["roles"]) for family in families}
         backends = select_backends(self.module, params["backend"], families, expected, params["comment"])
         report = {"backend": "+".join(backend.name for backend in backends), "firewalld_running": firewalld_running()}
+        for backend in backends:
+            backend.prefetch(families)
         for family in families:
             report[family] = {}
             for backend in backends:

@@ -484,12 +484,17 @@ class NftablesBackend(object):
         """Which of ``tables`` iptables-nft manages: the iptables backend's, not ours.
         iptables-nft-save is asked about each table that can be one of them, by name:
         a table it does not print as its own (an incompatible one) is native."""
+        asked = [(prefix, [path, "-t", table]) for prefix, path in zip(("iptables", "ip6tables"), self._saves)
+                 for family, table in tables
+                 if path is not None and family == _XTABLES_FAMILIES[prefix] and table in _XTABLES_NAMES]
+        self._commands.read_all([argv for _prefix, argv in asked])
         xtables = set()
-        for prefix, path in zip(("iptables", "ip6tables"), self._saves):
-            for family, table in tables:
-                if path is not None and family == _XTABLES_FAMILIES[prefix] and table in _XTABLES_NAMES:
-                    xtables |= xtables_tables({prefix: self._commands.read([path, "-t", table])})
+        for prefix, argv in asked:
+            xtables |= xtables_tables({prefix: self._commands.read(argv)})
         return xtables
+
+    def prefetch(self, families):
+        """Nothing: the native tables are listed in read(), one listing for every family."""
 
     def read(self, family):
         """The native tables' chains and rules, each table listed on its own."""

@@ -67,3 +67,24 @@ def test_a_failed_command_raises_and_is_not_kept():
         assert raised.value.message == "iptables-nft-save failed (rc=4): run the task as root (become: true)"
         assert raised.value.rc == 4
     assert len(module.calls) == 2
+
+
+def test_reads_side_by_side_run_once_each_and_are_kept():
+    module = FakeModule()
+    commands = Commands(module)
+    commands.read(SAVE4)
+    commands.read_all([SAVE4, SAVE6, list(SAVE6), ["/usr/sbin/nft", "-j", "list", "chains"]])
+    assert sorted(argv[0] for argv, _data in module.calls) == [
+        SAVE6[0], SAVE4[0], "/usr/sbin/nft"]
+    assert commands.read(SAVE6).endswith(SAVE6[0])
+    assert len(module.calls) == 3
+
+
+def test_reads_side_by_side_report_the_first_failure_in_their_order():
+    module = FakeModule(fail={SAVE4[0]: (1, "", "iptables-save: table filter missing"),
+                              SAVE6[0]: (4, "", "ip6tables-save: Permission denied")})
+    commands = Commands(module)
+    with pytest.raises(NlmError) as raised:
+        commands.read_all([SAVE6, SAVE4])
+    assert raised.value.message == "ip6tables-nft-save failed (rc=4): run the task as root (become: true)"
+    assert len(module.calls) == 2
