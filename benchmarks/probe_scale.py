@@ -77,7 +77,8 @@ def measure(sizes=(10, 100, 1000), repeats=5, count=3, interval=0.2, timeout=1.0
 
     nlm_probe is measured as the module process Ansible starts on a node
     (interpreter and imports included), by its own duration_seconds (the
-    probing), and as the engine's CPU time alone.
+    probing), and as the engine's CPU time alone; and the module process with
+    no targets: the start-up and exit every run of the module pays.
     """
     rows = []
     with Pair(target_addresses(max(sizes))) as pair:
@@ -85,8 +86,11 @@ def measure(sizes=(10, 100, 1000), repeats=5, count=3, interval=0.2, timeout=1.0
             addresses = target_addresses(size)
             args = {"count": count, "interval": interval, "timeout": timeout, "payload_size": 56}
             samples = {"module_wall": [], "probe_seconds": [], "module_cpu": [], "engine_cpu": [], "fping_wall": [],
-                       "fping_cpu": []}
+                       "fping_cpu": [], "empty_module_wall": [], "empty_module_cpu": []}
             for _repeat in range(repeats):
+                empty, _facts = run_module(pair.prober, dict(args, targets=[]))
+                samples["empty_module_wall"].append(empty.wall_seconds)
+                samples["empty_module_cpu"].append(empty.cpu_seconds)
                 module, facts = run_module(pair.prober, dict(args, targets=addresses))
                 received = sum(target["received"] for peer in facts["peers"] for target in peer["targets"])
                 _engine, engine_cpu, _facts = run_engine(pair.prober, dict(args, targets=addresses))

@@ -22,6 +22,10 @@ ACTION_OPTIONS = ("peers", "target", "ip_versions", "max_peers", "rotation", "sk
 IP_VERSIONS = {"ipv4": 4, "ipv6": 6}
 TRAFFIC_MODES = {"encap": "gateway", "noencap": "gateway", "hybrid": "gateway", "networkpolicyonly": "transport"}
 SECONDS_PER_ROTATION = 60
+# The only variables and facts of a peer that tell its addresses (see _address_sources).
+PEER_VARIABLES = ("nlm_probe_address", "nlm_traffic_mode", "nlm_gateway_ipv4", "nlm_gateway_ipv6",
+                  "nlm_transport_ipv4", "nlm_transport_ipv6", "ansible_host")
+PEER_FACTS = ("nlm", "default_ipv4", "default_ipv6")
 
 
 def _ip_version(text):
@@ -165,7 +169,7 @@ class ActionModule(ActionBase):
         targets = []
         unresolved = []
         for peer in rotating_subset(me, peers, args["max_peers"], rotation):
-            addresses = peer_addresses(peer, hostvars[peer], args["target"],
+            addresses = peer_addresses(peer, self._peer_vars(hostvars, peer), args["target"],
                                        tuple(IP_VERSIONS[name] for name in args["ip_versions"]))
             if addresses:
                 targets.append({"name": peer, "address": addresses})
@@ -177,3 +181,16 @@ class ActionModule(ActionBase):
                 "(nodelatency.monitor.nlm_facts or setup), or set skip_unresolved: true" % ", ".join(unresolved))
         warnings = ["nlm_probe: skipping %s: no address known" % peer for peer in unresolved]
         return targets, warnings
+
+    def _peer_vars(self, hostvars, peer):
+        """The variables and facts of ``peer`` that _address_sources reads, templated in the peer's context.
+
+        Only these are templated: ``hostvars[peer]`` would template all of a
+        peer's facts, and once peers hold an earlier probe's nlm_latency that is
+        every peer's result for every peer, so the cost would grow with the
+        square of the inventory."""
+        raw = hostvars.raw_get(peer)
+        facts = raw.get("ansible_facts") or {}
+        wanted = dict((name, raw[name]) for name in PEER_VARIABLES if name in raw)
+        wanted["ansible_facts"] = dict((name, facts[name]) for name in PEER_FACTS if name in facts)
+        return self._templar.copy_with_new_env(available_variables=raw).template(wanted)

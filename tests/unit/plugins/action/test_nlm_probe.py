@@ -1,4 +1,5 @@
-"""nlm_probe action plugin: peers and their addresses from hand-made hostvars."""
+"""nlm_probe action plugin: peers and their addresses from hand-made host variables,
+and through Ansible's own inventory, variable manager and templating."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import math
 from unittest.mock import MagicMock
 
 import pytest
+import yaml
 from ansible.errors import AnsibleActionFail
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+from ansible.vars.hostvars import HostVars
+from ansible.vars.manager import VariableManager
 
 from ansible_collections.nodelatency.monitor.plugins.action import nlm_probe as action
 
@@ -120,23 +127,39 @@ def test_rotating_subset_without_limit_is_everyone(max_peers):
     assert action.rotating_subset("n1", peers, max_peers, 3) == peers
 
 
+LOADER = DataLoader()
+
+
 def make_action(args):
     task = MagicMock()
     task.args = args
     task.async_val = 0
     task.check_mode = False
-    plugin = action.ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    plugin = action.ActionModule(task, MagicMock(), MagicMock(), loader=LOADER, templar=Templar(loader=LOADER),
+                                 shared_loader_obj=None)
     plugin._execute_module = MagicMock(return_value={"changed": False, "ansible_facts": {"nlm_latency": {}}})
     return plugin
 
 
-def task_vars(hosts):
-    return {
-        "inventory_hostname": "n1",
-        "ansible_play_hosts_all": list(hosts),
-        "groups": {"all": list(hosts)},
-        "hostvars": hosts,
-    }
+@pytest.fixture
+def task_vars(tmp_path):
+    """task_vars(hosts, facts=None, group_vars=None): the task variables of n1 in an inventory of
+    ``hosts`` ({name: host variables}), with ``facts`` ({name: ansible_facts}) set as a fact
+    module would; hostvars is Ansible's own, so peers' variables are templated as in a play."""
+    def build(hosts, facts=None, group_vars=None):
+        path = tmp_path / "inventory.yml"
+        path.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": group_vars or {}}}))
+        inventory = InventoryManager(loader=LOADER, sources=[str(path)])
+        variables = VariableManager(loader=LOADER, inventory=inventory)
+        for host, host_facts in (facts or {}).items():
+            variables.set_host_facts(host, host_facts)
+        return {
+            "inventory_hostname": "n1",
+            "ansible_play_hosts_all": list(hosts),
+            "groups": {"all": list(hosts)},
+            "hostvars": HostVars(inventory=inventory, variable_manager=variables, loader=LOADER),
+        }
+    return build
 
 
 def lab_host(index, **extra):
@@ -146,7 +169,7 @@ def lab_host(index, **extra):
     return host
 
 
-def test_run_resolves_peers_and_passes_only_module_options():
+def test_run_resolves_peers_and_passes_only_module_options(task_vars):
     plugin = make_action({"count": 5})
     hosts = {"n1": lab_host(1), "n2": lab_host(2), "n3": lab_host(3)}
     result = plugin.run(task_vars=task_vars(hosts))
@@ -161,7 +184,7 @@ def test_run_resolves_peers_and_passes_only_module_options():
     assert not set(action.ACTION_OPTIONS) & set(module_args)
 
 
-def test_run_with_unresolved_peers_fails_naming_them_all():
+def test_run_with_unresolved_peers_fails_naming_them_all(task_vars):
     plugin = make_action({})
     hosts = {"n1": lab_host(1), "n2": {}, "n3": lab_host(3), "n4": {"ansible_host": "n4.example.org"}}
     with pytest.raises(AnsibleActionFail, match="no address known for n2, n4; set nlm_probe_address"):
@@ -169,7 +192,7 @@ def test_run_with_unresolved_peers_fails_naming_them_all():
     plugin._execute_module.assert_not_called()
 
 
-def test_run_skips_unresolved_peers_with_a_warning_each():
+def test_run_skips_unresolved_peers_with_a_warning_each(task_vars):
     plugin = make_action({"skip_unresolved": True})
     hosts = {"n1": lab_host(1), "n2": {}, "n3": lab_host(3), "n4": {}}
     result = plugin.run(task_vars=task_vars(hosts))
@@ -177,7 +200,7 @@ def test_run_skips_unresolved_peers_with_a_warning_each():
     assert [target["name"] for target in plugin._execute_module.call_args.kwargs["module_args"]["targets"]] == ["n3"]
 
 
-def test_run_with_explicit_targets_does_not_look_at_the_inventory():
+def test_run_with_explicit_targets_does_not_look_at_the_inventory(task_vars):
     plugin = make_action({"targets": ["198.18.0.99"], "name": "prober"})
     result = plugin.run(task_vars=task_vars({"n1": {}, "n2": {}}))
     assert "warnings" not in result
@@ -185,7 +208,7 @@ def test_run_with_explicit_targets_does_not_look_at_the_inventory():
     assert (module_args["targets"], module_args["name"]) == (["198.18.0.99"], "prober")
 
 
-def test_run_max_peers_probes_a_subset():
+def test_run_max_peers_probes_a_subset(task_vars):
     plugin = make_action({"max_peers": 2, "rotation": 7})
     hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 11))
     plugin.run(task_vars=task_vars(hosts))
@@ -193,7 +216,7 @@ def test_run_max_peers_probes_a_subset():
     assert names == action.rotating_subset("n1", ["n%d" % index for index in range(2, 11)], 2, 7)
 
 
-def test_run_rejects_bad_option_values_on_the_controller():
+def test_run_rejects_bad_option_values_on_the_controller(task_vars):
     plugin = make_action({"target": "pods"})
     with pytest.raises(AnsibleActionFail, match="target"):
         plugin.run(task_vars=task_vars({"n1": {}}))
@@ -204,8 +227,30 @@ def test_run_rejects_bad_option_values_on_the_controller():
     {"targets": ["198.18.0.99"], "peers": "all"},
     {"targets": ["198.18.0.99"], "max_peers": 2},
 ])
-def test_explicit_targets_exclude_peer_selection(args):
+def test_explicit_targets_exclude_peer_selection(args, task_vars):
     plugin = make_action(args)
     with pytest.raises(AnsibleActionFail, match="mutually exclusive: targets"):
         plugin.run(task_vars=task_vars({"n1": {}}))
     plugin._execute_module.assert_not_called()
+
+
+def test_run_templates_peer_variables_in_the_peers_context_and_reads_group_variables(task_vars):
+    plugin = make_action({"ip_versions": ["ipv4"]})
+    hosts = {"n1": lab_host(1),
+             "n2": {"gateway_prefix": "198.19.2", "nlm_gateway_ipv4": "{{ gateway_prefix }}.1"},
+             "n3": {"gateway_prefix": "198.19.3", "nlm_gateway_ipv4": "{{ gateway_prefix }}.1"}}
+    plugin.run(task_vars=task_vars(hosts, group_vars={"nlm_traffic_mode": "noEncap"}))
+    assert plugin._execute_module.call_args.kwargs["module_args"]["targets"] == [
+        {"name": "n2", "address": ["198.19.2.1"]}, {"name": "n3", "address": ["198.19.3.1"]}]
+
+
+def test_run_takes_addresses_from_facts_beside_an_earlier_probe_result(task_vars):
+    plugin = make_action({"target": "gateway"})
+    earlier = {"source": "n2", "peers": [{"name": "n%d" % index, "targets": [{"address": "198.19.%d.1" % index,
+                                                                              "rtts_ms": [0.05] * 3}]}
+                                         for index in range(3, 60)]}
+    plugin.run(task_vars=task_vars({"n1": {}, "n2": {}, "n3": {}},
+                                   facts={"n2": dict(NLM_FACTS, nlm_latency=earlier), "n3": DEFAULT_FACTS}))
+    assert plugin._execute_module.call_args.kwargs["module_args"]["targets"] == [
+        {"name": "n2", "address": ["198.19.7.1", "2001:db8:1:7::1"]},
+        {"name": "n3", "address": ["198.18.5.5", "2001:db8:5::5"]}]
