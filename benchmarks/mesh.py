@@ -8,13 +8,21 @@ every node probes at once, as every Antrea agent does, which is what the goal's 
 probe duration assumes. Each repeat runs both, in alternating order. Goal: nlm_probe's
 wall time <= 1.2 x the floor + the probe's own duration (the slowest node's
 duration_seconds, median over repeats).
+
+The same two modules also run as a one-task playbook (information, no goal of its own):
+ansible-playbook's default callback does not print a task's facts, while `ansible -m`
+prints every host's whole result, which for nlm_probe grows with the node count.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
+from pathlib import Path
 from statistics import median
+
+import yaml
 
 from benchmarks import harness
 
@@ -36,9 +44,21 @@ def host_results(stdout: str) -> dict[str, tuple[str, dict]]:
                 for header in RESULT_HEADER.finditer(stdout))
 
 
-def measure_size(size: int, repeats: int) -> harness.Row:
+def playbooks(directory: Path) -> dict[str, Path]:
+    """{module: path of a play running it once on every host, without gathering facts}."""
+    paths = {}
+    for module in (PROBE, FLOOR):
+        play = [{"name": "Mesh with %s" % module, "hosts": "all", "gather_facts": False,
+                 "tasks": [{"name": "Run %s" % module, module: {}}]}]
+        paths[module] = directory / ("%s.yml" % module.replace(".", "_"))
+        paths[module].write_text("---\n" + yaml.safe_dump(play, sort_keys=False))
+    return paths
+
+
+def measure_size(size: int, repeats: int, books: dict[str, Path]) -> list[harness.Row]:
     forks = str(size)
     seconds = {PROBE: [], FLOOR: []}
+    playbook_seconds = {PROBE: [], FLOOR: []}
     durations, losses, failures = [], [], []
     harness.progress("mesh: %d nodes, %d repeats" % (size, repeats))
     with harness.lab("bm", nodes=size, firewall="iptables-nft", mode="encap") as mesh_lab:
@@ -64,16 +84,32 @@ def measure_size(size: int, repeats: int) -> harness.Row:
                     durations.append(max(host["duration_seconds"] for host in facts))
                     losses.append([target["loss"] for host in facts for peer in host["peers"]
                                    for target in peer["targets"]])
+                run = harness.run_timed(harness.ansible_argv("ansible-playbook", inventory, "--forks", forks,
+                                                             str(books[module])),
+                                        exit_codes=HOST_FAILURE_EXIT_CODES)
+                playbook_seconds[module].append(run.wall_seconds)
+                failures += ["%s playbook %s: %s" % (module, host, counts)
+                             for host, counts in harness.recap(run.stdout).items()
+                             if counts["failed"] or counts["unreachable"]]
     ours, floor, duration = median(seconds[PROBE]), median(seconds[FLOOR]), median(durations)
-    return harness.Row(
+    book_ours, book_floor = median(playbook_seconds[PROBE]), median(playbook_seconds[FLOOR])
+    return [harness.Row(
         benchmark="mesh, %d nodes: ansible all -m" % size, ours=ours, peer=floor, unit="s", peer_name=FLOOR,
         goal="<= %g x floor + probe (%.2f s)" % (FLOOR_FACTOR, duration), met=ours <= FLOOR_FACTOR * floor + duration,
         details={"nodes": size, "forks": size, "probe_seconds": seconds[PROBE], "floor_seconds": seconds[FLOOR],
                  "probe_duration_seconds": durations, "bound_seconds": FLOOR_FACTOR * floor + duration,
                  "max_loss": [max(loss) for loss in losses],
                  "mean_loss": [sum(loss) / len(loss) for loss in losses],
-                 "host_failures": failures})
+                 "host_failures": failures}),
+        harness.Row(
+            benchmark="mesh, %d nodes: ansible-playbook, one task" % size, ours=book_ours, peer=book_floor, unit="s",
+            peer_name=FLOOR, goal="(information: %g x floor + probe = %.2f s)"
+            % (FLOOR_FACTOR, FLOOR_FACTOR * book_floor + duration), met=None,
+            details={"nodes": size, "forks": size, "probe_seconds": playbook_seconds[PROBE],
+                     "floor_seconds": playbook_seconds[FLOOR]})]
 
 
 def rows(repeats: int, smoke: bool) -> list[harness.Row]:
-    return [measure_size(size, repeats) for size in (SMOKE_SIZES if smoke else SIZES)]
+    with tempfile.TemporaryDirectory(prefix="nlm-bench-mesh-") as directory:
+        books = playbooks(Path(directory))
+        return [row for size in (SMOKE_SIZES if smoke else SIZES) for row in measure_size(size, repeats, books)]
