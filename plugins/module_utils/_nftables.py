@@ -500,9 +500,10 @@ class NftablesBackend(object):
         """The native tables' chains and rules, each table listed on its own."""
         tables = tables_with_chains(self._commands.read([self._nft, "-j", "list", "chains"]))
         xtables = self._xtables(tables)
-        return Ruleset([chain for table_family, table in tables if (table_family, table) not in xtables
-                        for chain in parse_ruleset(self._commands.read([self._nft, "-j", "list", "table", table_family,
-                                                              table])).chains.values()])
+        native = [(table_family, table) for table_family, table in tables if (table_family, table) not in xtables]
+        return Ruleset([chain for table_family, table in native
+                        for chain in parse_ruleset(self._commands.read(
+                            [self._nft, "-j", "list", "table", table_family, table])).chains.values()])
 
     def apply(self, family, tx):
         """Commit ``tx`` in one nft transaction: all or nothing."""
