@@ -11,7 +11,8 @@ class ModuleDocFragment(object):
 options:
   _input:
     description:
-      - C(hostvars), a list of C(nlm_latency) facts, one fact, or a matrix from
+      - C(hostvars) (each host's C(ansible_facts.nlm_latency) is read, else its top-level
+        C(nlm_latency) variable), a list of C(nlm_latency) facts, one fact, or a matrix from
         P(nodelatency.monitor.nlm_latency_matrix#filter).
     type: raw
     required: true

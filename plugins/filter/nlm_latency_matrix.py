@@ -21,7 +21,8 @@ description:
 options:
   _input:
     description:
-      - C(hostvars), whose hosts' C(nlm_latency) variables are read (hosts without one are skipped);
+      - C(hostvars), whose hosts' C(ansible_facts.nlm_latency) is read, else their top-level C(nlm_latency)
+        variable (hosts without either are skipped);
         or a list of C(nlm_latency) facts; or one C(nlm_latency) fact; or a matrix made by this filter,
         which is returned unchanged.
     type: raw

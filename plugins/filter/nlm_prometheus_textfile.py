@@ -56,7 +56,7 @@ EXAMPLES = r"""
 ---
 - name: Publish each node's latency to its node_exporter
   ansible.builtin.copy:
-    content: "{{ nlm_latency | nodelatency.monitor.nlm_prometheus_textfile(node=inventory_hostname) }}"
+    content: "{{ ansible_facts.nlm_latency | nodelatency.monitor.nlm_prometheus_textfile(node=inventory_hostname) }}"
     dest: /var/lib/node_exporter/textfile_collector/nlm_latency.prom
     mode: "0644"
 """

@@ -63,6 +63,19 @@ def is_matrix(data):
     return isinstance(data, Mapping) and "kind" in data and data["kind"] == MATRIX_KIND
 
 
+def _host_fact(variables):
+    """A host's nlm_latency from its variables: under ansible_facts, where the probe
+    puts it and where it stays with inject_facts_as_vars off; else the top-level
+    variable (injected facts, set_fact). Membership first, as in is_matrix."""
+    if "ansible_facts" in variables:
+        facts = variables["ansible_facts"]
+        if isinstance(facts, Mapping) and "nlm_latency" in facts and facts["nlm_latency"] is not None:
+            return facts["nlm_latency"]
+    if "nlm_latency" in variables and variables["nlm_latency"] is not None:
+        return variables["nlm_latency"]
+    return None
+
+
 def _facts_from(data, hosts):
     """(where, fact) pairs from a single fact, a list of facts or a hostvars mapping."""
     if isinstance(data, Mapping):
@@ -71,9 +84,9 @@ def _facts_from(data, hosts):
         names = list(data) if hosts is None else [host for host in hosts if host in data]
         found = []
         for host in names:
-            variables = data[host]
-            if "nlm_latency" in variables and variables["nlm_latency"] is not None:
-                found.append(("nlm_latency of host %s" % host, variables["nlm_latency"]))
+            fact = _host_fact(data[host])
+            if fact is not None:
+                found.append(("nlm_latency of host %s" % host, fact))
         return found
     if isinstance(data, (list, tuple)):
         return [("item %d" % index, fact) for index, fact in enumerate(data)]

@@ -45,7 +45,7 @@ LAB_PLAYBOOK = """
 
     - name: Keep the facts for the test
       ansible.builtin.copy:
-        content: "{{ ansible_play_hosts_all | map('extract', hostvars, 'nlm_latency') | ansible.builtin.to_json }}"
+        content: "{{ ansible_play_hosts_all | map('extract', hostvars, ['ansible_facts', 'nlm_latency']) | ansible.builtin.to_json }}"
         dest: "{{ facts }}"
         mode: "0644"
       delegate_to: localhost

@@ -72,6 +72,19 @@ def test_hostvars_are_read_for_the_hosts_asked_for(dual_stack_facts):
     assert matrix["matrix"]["ipv4"]["n2"]["n1"]["status"] == "missing"
 
 
+def test_hostvars_facts_are_read_under_ansible_facts_first(dual_stack_facts):
+    first, second = dual_stack_facts[0], dual_stack_facts[1]
+    stale = dict(first, peers=[])
+    hostvars = {first["source"]: {"ansible_facts": {"nlm_latency": first}, "nlm_latency": stale},
+                second["source"]: {"ansible_facts": {"nlm_latency": None}, "nlm_latency": second},
+                "n9": {"ansible_facts": {}}}
+
+    matrix = nlm_latency_matrix(hostvars)
+
+    assert list(matrix["probes"]) == [first["source"], second["source"]]
+    assert matrix == nlm_latency_matrix([first, second])
+
+
 def test_one_fact_is_enough(real_fact):
     matrix = nlm_latency_matrix(real_fact)
     assert list(matrix["probes"]) == ["n1"]
