@@ -41,10 +41,7 @@ class Commands(object):
 
         One ``*-save`` per IP family spends most of its time in the kernel and in
         its own process, so two of them take about as long as one."""
-        missing = []
-        for argv in argvs:
-            if tuple(argv) not in self._outputs and tuple(argv) not in [tuple(other) for other in missing]:
-                missing.append(argv)
+        missing = [list(key) for key in dict.fromkeys(tuple(argv) for argv in argvs) if key not in self._outputs]
         if len(missing) < 2:
             for argv in missing:
                 self.read(argv)

@@ -16,7 +16,7 @@ import os
 import socket
 from collections import namedtuple
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import command_failed
+from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import parse_save, variant_of_version
 from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import xtables_tables
 
@@ -152,16 +152,13 @@ class FirewallProbe(object):
     """Asks the iptables and nft commands which firewall is in use."""
 
     def __init__(self, module):
-        self._module = module
+        self._commands = Commands(module)
         self._paths = {name: module.get_bin_path(name) for name in (
             "iptables", "nft", "iptables-nft-save", "ip6tables-nft-save",
             "iptables-legacy-save", "ip6tables-legacy-save")}
 
     def _run(self, argv):
-        rc, stdout, stderr = self._module.run_command(argv)
-        if rc != 0:
-            raise command_failed(argv, rc, stderr)
-        return stdout
+        return self._commands.read(argv)
 
     def _saves(self, variant):
         """{command prefix: save output} of both families of one iptables variant."""
