@@ -244,6 +244,25 @@ def test_run_templates_peer_variables_in_the_peers_context_and_reads_group_varia
         {"name": "n2", "address": ["198.19.2.1"]}, {"name": "n3", "address": ["198.19.3.1"]}]
 
 
+def test_run_templates_peer_variables_inside_lists_and_leaves_plain_ones_as_they_are(task_vars):
+    plugin = make_action({})
+    hosts = {"n1": lab_host(1),
+             "n2": {"gateway_prefix": "198.19.2", "nlm_probe_address": ["{{ gateway_prefix }}.1", "2001:db8:1:2::1"]},
+             "n3": {"nlm_probe_address": ["198.19.3.1"]}}
+    plugin.run(task_vars=task_vars(hosts))
+    assert plugin._execute_module.call_args.kwargs["module_args"]["targets"] == [
+        {"name": "n2", "address": ["198.19.2.1", "2001:db8:1:2::1"]}, {"name": "n3", "address": ["198.19.3.1"]}]
+
+
+def test_run_does_not_render_template_text_in_a_peers_facts(task_vars):
+    """Facts are what a node reported: template text in them is not an address and stays unrendered."""
+    plugin = make_action({"skip_unresolved": True})
+    facts = {"n2": {"default_ipv4": {"address": "{{ '198.19.2.1' }}"}}}
+    result = plugin.run(task_vars=task_vars({"n1": {}, "n2": {}}, facts=facts))
+    assert plugin._execute_module.call_args.kwargs["module_args"]["targets"] == []
+    assert result["warnings"] == ["nlm_probe: skipping n2: no address known"]
+
+
 def test_run_takes_addresses_from_facts_beside_an_earlier_probe_result(task_vars):
     plugin = make_action({"target": "gateway"})
     earlier = {"source": "n2", "peers": [{"name": "n%d" % index, "targets": [{"address": "198.19.%d.1" % index,
