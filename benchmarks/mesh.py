@@ -135,7 +135,7 @@ def measure_size(size: int, repeats: int, books: dict[str, Path], directory: Pat
         benchmark="mesh, %d nodes: same facts, no probing" % size, ours=echo, peer=floor, unit="s", peer_name=FLOOR,
         goal="(information: %s)" % ECHO, met=None,
         details={"nodes": size, "forks": size, "echo_seconds": seconds[ECHO], "floor_seconds": seconds[FLOOR],
-                 "echo_result_bytes": echo_facts.stat().st_size if echo_facts.exists() else None})
+                 "echo_result_bytes": echo_facts.stat().st_size})
     beside_echo = harness.Row(
         benchmark="mesh, %d nodes: ansible all -m, beside the echo" % size, ours=ours, peer=echo, unit="s",
         peer_name="same facts, no probing", met=ours <= echo_bound,
