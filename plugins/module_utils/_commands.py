@@ -22,12 +22,19 @@ class Commands(object):
     def __init__(self, module):
         self._module = module
         self._outputs = {}
+        self._stderr = {}
 
     def _run(self, argv, data=None):
         rc, stdout, stderr = self._module.run_command(argv, data=data, binary_data=True)
         if rc != 0:
             raise command_failed(argv, rc, stderr)
+        self._stderr[tuple(argv)] = stderr
         return stdout
+
+    def stderr(self, argv):
+        """What the last successful run of ``argv`` printed on stderr: the
+        ``*-save`` commands warn there about tables they do not show."""
+        return self._stderr.get(tuple(argv), "")
 
     def read(self, argv):
         """The output of a command that changes nothing, run once until the next change."""

@@ -1,32 +1,40 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodelatency.monitor contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What nlm_icmp_allow and nlm_icmp_allow_info do, for any firewall backend.
+"""What nlm_icmp_allow and nlm_icmp_allow_info do, for every firewall flavour at once.
 
-This module validates the options, picks the backends, serialises runs on one
-network namespace and assembles the results. A backend class (_iptables.py,
-_nftables.py) has a ``name`` and these methods:
+This module validates the options, reads every flavour (iptables-legacy, iptables-nft,
+native nftables) of the network namespace, serialises runs on it, and judges each
+probe packet's path through all of them with the path model (_path.py): a filter
+needs an owned rule when, without the owned rules, it would not certainly accept the
+packet. A backend class (_iptables.py, _nftables.py) has a ``name`` and these methods:
 
-- ``prefetch(families)``: run the reads of ``families`` side by side, where that helps;
+- ``installed(family)``: whether its commands are there;
+- ``prefetch(families)``: the reading commands to run side by side;
 - ``read(family)``: the family's ruleset as the backend models it;
+- ``model(ruleset, family, comment)``: the path-model Tables of that ruleset;
 - ``plan(ruleset, family, request)``: a transaction with ``table`` (the ruleset
   after it), ``added``, ``removed`` and ``restore_input()`` (None: no change);
 - ``apply(family, transaction)``: commit it atomically;
-- ``inspect(ruleset, family, expected, comment)``: the info report of a family;
+- ``owned_copies(ruleset, family, table, chain, rule, comment)``: where the owned
+  copies of a rule are that serve a base chain;
 - ``owned_lines(ruleset, family, comment)``: the family's owned rules as text, for diff and results.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import socket
 import tempfile
 import time
+from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import firewalld_running
@@ -37,7 +45,10 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules im
     comment_problem,
     expected_rules,
 )
-from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import invalid_interface_names
+from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import (
+    invalid_interface_names,
+    pattern_problem,
+)
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
     IPTABLES_BACKENDS,
     Request,
@@ -54,7 +65,8 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._persist impor
 from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import read as read_boot_file
 from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import write as write_boot_file
 
-BACKEND_CHOICES = ["auto"] + sorted(IPTABLES_BACKENDS) + [NftablesBackend.name]
+BACKEND_CLASSES = OrderedDict(list(IPTABLES_BACKENDS.items()) + [(NftablesBackend.name, NftablesBackend)])
+BACKEND_CHOICES = ["auto"] + sorted(BACKEND_CLASSES)
 LOCALE_C = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
 COMMON_ARGUMENT_SPEC = dict(
@@ -98,6 +110,7 @@ def validate(params):
     if not params["interfaces"]:
         problems.append("interfaces is empty: name at least one interface")
     problems.extend(invalid_interface_names(params["interfaces"]))
+    problems.extend(problem for problem in (pattern_problem(name) for name in params["interfaces"]) if problem)
     if not params["roles"]:
         problems.append("roles is empty: give responder, prober or both")
     if not params["ip_versions"]:
@@ -110,47 +123,6 @@ def validate(params):
     if "persist" in params and persist_mode(params["persist"]) is None:
         problems.append("persist must be auto, true or false, not %r" % (params["persist"],))
     return problems
-
-
-def detect_backend(module):
-    """The backend the ``iptables`` command uses on this host."""
-    path = module.get_bin_path("iptables") or module.get_bin_path("ip6tables")
-    if path is None:
-        raise NlmError("neither iptables nor ip6tables is installed: install the iptables package "
-                       "or name a backend")
-    rc, stdout, stderr = module.run_command([path, "--version"])
-    backend = variant_of_version(stdout) if rc == 0 else None
-    if backend is None:
-        raise NlmError("cannot tell which backend %s uses from %r: set backend explicitly"
-                       % (path, (stdout or stderr).strip()), stderr=stderr, rc=rc)
-    return backend
-
-
-def select_backends(module, name, families, expected, comment, wait=0):
-    """The backend objects to use, in order. A named backend is used alone. 'auto'
-    uses every one that filters ICMP echo or holds owned rules, because an accept in
-    one of them does not help against a drop in another: the iptables variant the
-    ``iptables`` command uses when its filter table is not empty, and native nftables
-    when one of its base chains needs an ``expected`` rule ({family: [AllowRule]}) or
-    holds an owned rule. When neither does, the iptables variant (or nftables on a
-    host without iptables)."""
-    commands = Commands(module)
-    if name == NftablesBackend.name:
-        return [NftablesBackend(module, commands)]
-    if name != "auto":
-        return [IPTABLES_BACKENDS[name](module, families, wait, commands)]
-    nft = NftablesBackend(module, commands) if module.get_bin_path("nft") else None
-    if nft is not None and module.get_bin_path("iptables") is None and module.get_bin_path("ip6tables") is None:
-        return [nft]
-    iptables = IPTABLES_BACKENDS[detect_backend(module)](module, families, wait, commands)
-    if nft is None or not nft.in_use(nft.read(None), families,
-                                     [rule for family in families for rule in expected[family]], comment):
-        return [iptables]
-    # only beside nftables does it matter whether the iptables filter table is empty
-    iptables.prefetch(families)
-    if any(not iptables.read(family).is_empty() for family in families):
-        return [iptables, nft]
-    return [nft]
 
 
 @contextmanager
@@ -186,8 +158,6 @@ def namespace_lock(timeout):
 def _missing_interfaces(interfaces):
     missing = []
     for name in interfaces:
-        if name.endswith("+"):
-            continue
         try:
             socket.if_nametoindex(name)
         except OSError:
@@ -210,6 +180,95 @@ FIREWALLD_ADVICE = (
     "this module")
 
 
+
+
+def local_addresses(module, commands):
+    """{interface: {family: [address]}} of this namespace's global addresses: what a
+    probe leaving or reaching an interface carries as this node's address. Empty when
+    ``ip`` cannot tell, and address matches on this node's side are then undecided."""
+    path = module.get_bin_path("ip")
+    if path is None:
+        return {}
+    try:
+        listing = json.loads(commands.read([path, "-j", "address", "show"]) or "[]")
+    except (NlmError, ValueError):
+        return {}
+    found = {}
+    for link in listing if isinstance(listing, list) else []:
+        per_family = found.setdefault(link.get("ifname"), {"ipv4": [], "ipv6": []})
+        for address in link.get("addr_info", []):
+            family = {"inet": "ipv4", "inet6": "ipv6"}.get(address.get("family"))
+            if family and address.get("scope") == "global" and address.get("local"):
+                per_family[family].append(_path.ipaddress.ip_address(address["local"]))
+    return found
+
+
+class Firewall(object):
+    """Every flavour of firewall in one network namespace, read once per change."""
+
+    def __init__(self, module, wait=0):
+        self.module = module
+        self.commands = Commands(module)
+        self.backends = OrderedDict((name, backend_class(module, wait, self.commands))
+                                    for name, backend_class in BACKEND_CLASSES.items())
+        self._addresses = None
+
+    def prefetch(self, families):
+        argvs = [argv for backend in self.backends.values() for argv in backend.prefetch(families)]
+        nft = self.backends[NftablesBackend.name]
+        if nft.installed():
+            argvs.append([nft._nft, "-j", "list", "chains"])
+        ip = self.module.get_bin_path("ip")
+        if ip is not None:
+            argvs.append([ip, "-j", "address", "show"])
+        self.commands.read_all(argvs)
+
+    def rulesets(self, family):
+        """{backend name: ruleset} of ``family`` as it is now."""
+        return OrderedDict((name, backend.read(family)) for name, backend in self.backends.items())
+
+    def tables(self, family, rulesets, comment, texts=None):
+        """The path-model Tables of every flavour."""
+        tables = []
+        for name, backend in self.backends.items():
+            if name == NftablesBackend.name:
+                tables.extend(backend.model(rulesets[name], family, comment, texts))
+            else:
+                tables.extend(backend.model(rulesets[name], family, comment))
+        return tables
+
+    def packet(self, rule):
+        if self._addresses is None:
+            self._addresses = local_addresses(self.module, self.commands)
+        local = self._addresses.get(rule.interface, {}).get(rule.family)
+        return _path.Packet.of(rule, local=local or None)
+
+
+def describe_drop(judgement):
+    """The filter and rule that drop (or may drop) the packet of a Judgement, or None."""
+    if judgement.witness is None:
+        return None
+    return _path.describe_witness(judgement.witness)
+
+
+def needed_filters(firewall, tables, family, rules):
+    """{flavour: {(table label, chain, AllowRule)}}: the filters that, without the owned
+    rules, would not certainly accept each rule's packet."""
+    needed = {name: set() for name in BACKEND_CLASSES}
+    for rule in rules:
+        judgement = _path.judge(_path.filters(tables, family, rule.direction), firewall.packet(rule),
+                                skip_owned=True)
+        for walked in judgement.walks:
+            if not walked.certain(_path.ACCEPT):
+                chain = walked.chain
+                needed[chain.table.flavour].add((chain.table.label, chain.name, rule))
+    return needed
+
+
+def _flavours(params):
+    return list(BACKEND_CLASSES) if params["backend"] == "auto" else [params["backend"]]
+
+
 class IcmpAllow(object):
     """Ensures the ICMP echo allow rules (state present) or their absence, live and,
     with persist, in the files the node restores its firewall from at boot."""
@@ -226,105 +285,162 @@ class IcmpAllow(object):
             raise NlmError("; ".join(problems))
         if firewalld_running():
             raise NlmError(FIREWALLD_ADVICE)
-        requests = {family: self._request(family) for family in self.families}
         if params["state"] == "present":
             missing = _missing_interfaces(params["interfaces"])
             if missing:
-                self.module.warn("interface(s) %s do not exist yet; the rules are written anyway and match "
-                                 "once the interface appears" % ", ".join(missing))
+                self.module.warn("interface(s) %s do not exist yet; rules go only where a filter would drop "
+                                 "their probes, judged without this node's addresses, and match once the "
+                                 "interface appears" % ", ".join(missing))
         before, after = {}, {}
         file_diffs = []
-        # check mode only reads, so it need not wait for other runs. The backends are
-        # chosen under the lock too: what they read to choose is what they plan with.
+        result = {"changed": False, "rules": {}, "persisted": []}
+        used = set()
+        # check mode only reads, so it need not wait for other runs. The rulesets are
+        # read under the lock: what the plan is made of is what it changes.
         with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
-            backends = select_backends(self.module, params["backend"], self.families,
-                                       {family: request.expected for family, request in requests.items()},
-                                       params["comment"], params["wait"])
-            boot_files = self._boot_files(backends)
-            result = {"changed": False, "backend": "+".join(backend.name for backend in backends), "rules": {},
-                      "persisted": []}
-            for backend in backends:
-                backend.prefetch(self.families)
-                rulesets = {}
-                for family in self.families:
-                    outcome = result["rules"].setdefault(
-                        family, {"added": [], "removed": [], "present": [], "transaction": ""})
-                    rulesets[family] = self._family(backend, family, requests[family], result, outcome,
-                                                    before.setdefault(family, []), after.setdefault(family, []))
-                for path, family in boot_files[backend.name]:
-                    self._persist(backend, path, family, rulesets, result, file_diffs)
+            firewall = Firewall(self.module, params["wait"])
+            firewall.prefetch(self.families)
+            planned = {}
+            for family in self.families:
+                outcome = result["rules"][family] = {"added": [], "removed": [], "present": [], "transaction": "",
+                                                     "paths": []}
+                planned[family] = self._family(firewall, family, outcome, before.setdefault(family, []),
+                                               after.setdefault(family, []), used)
+            self._persist_all(firewall, planned, used, result, file_diffs)
+        result["backend"] = "+".join(name for name in BACKEND_CLASSES if name in used)
         if self.module._diff:
             result["diff"] = [{"before_header": "owned rules", "after_header": "owned rules",
                                "before": _diff_text(before), "after": _diff_text(after)}] + file_diffs
         return result
 
-    def _request(self, family):
+    def _family(self, firewall, family, outcome, before, after, used):
+        """Plan and (outside check mode) apply one family on every flavour allowed;
+        returns {backend name: ruleset after the run} (predicted in check mode)."""
         params = self.params
+        comment = params["comment"]
         expected = (expected_rules(family, params["interfaces"], params["roles"])
                     if params["state"] == "present" else [])
-        return Request(params["state"], params["interfaces"], expected, params["chain_mode"],
-                       params["placement"], params["enforce_order"], params["comment"])
-
-    def _family(self, backend, family, request, result, outcome, before, after):
-        """Plan and (outside check mode) apply one family on one backend; returns the
-        ruleset after it (predicted in check mode)."""
-        comment = self.params["comment"]
-        table = backend.read(family)
-        tx = backend.plan(table, family, request)
-        # The transaction is atomic and the namespace lock keeps other runs of this
-        # module out, so once it is committed the owned rules are those of the plan;
-        # reading the table again would cost a save of every foreign rule.
-        now = tx.table
-        if tx.restore_input() is not None:
-            result["changed"] = True
-            if not self.module.check_mode:
-                backend.apply(family, tx)
-        present = backend.owned_lines(now, family, comment)
-        before.extend(backend.owned_lines(table, family, comment))
-        after.extend(present)
-        outcome["added"].extend(tx.added)
-        outcome["removed"].extend(tx.removed)
-        outcome["present"].extend(present)
-        outcome["transaction"] += tx.restore_input() or ""
+        rulesets = firewall.rulesets(family)
+        tables = firewall.tables(family, rulesets, comment)
+        needed = needed_filters(firewall, tables, family, expected)
+        packets = {rule: firewall.packet(rule) for rule in expected}
+        now = OrderedDict(rulesets)
+        for name in _flavours(params):
+            backend = firewall.backends[name]
+            request = Request(params["state"], params["interfaces"], expected, params["chain_mode"],
+                              params["placement"], params["enforce_order"], comment, needed[name], packets)
+            if needed[name] and not backend.installed(family):
+                raise NlmError("%s filters would drop the %s probes, and %s cannot change them: install its "
+                               "commands (the iptables or nftables package)" % (name, family, name))
+            if not backend.installed(family):
+                continue
+            tx = backend.plan(rulesets[name], family, request)
+            # The transaction is atomic and the namespace lock keeps other runs of this
+            # module out, so once it is committed the owned rules are those of the plan;
+            # reading the ruleset again would cost a save of every foreign rule.
+            now[name] = tx.table
+            if tx.restore_input() is not None:
+                if not self.module.check_mode:
+                    backend.apply(family, tx)
+                outcome["transaction"] += tx.restore_input()
+            previous = backend.owned_lines(rulesets[name], family, comment)
+            present = backend.owned_lines(tx.table, family, comment)
+            if previous or present:
+                used.add(name)
+            before.extend(previous)
+            after.extend(present)
+            outcome["added"].extend(tx.added)
+            outcome["removed"].extend(tx.removed)
+            outcome["present"].extend(present)
+        outcome["paths"] = self._paths(firewall, family, now, expected)
         return now
 
-    def _boot_files(self, backends):
-        """{backend name: [(path, family or None)]}: the boot files to keep in step.
-        Found before anything changes, so that persist=true without any fails cleanly."""
+    def _paths(self, firewall, family, rulesets, expected):
+        """The verdict each expected rule's packet meets after the run, and warnings
+        where a filter the run could not change still drops it."""
+        tables = firewall.tables(family, rulesets, self.params["comment"])
+        paths = []
+        for rule in expected:
+            judgement = _path.judge(_path.filters(tables, family, rule.direction), firewall.packet(rule))
+            dropped_by = describe_drop(judgement)
+            paths.append({"interface": rule.interface, "direction": rule.direction, "message": rule.message,
+                          "verdict": judgement.verdict, "dropped_by": dropped_by})
+            if judgement.verdict != _path.ACCEPT and dropped_by is not None:
+                self.module.warn(
+                    "%s %s %s %s is still %s by %s (%s %s, chain %s, position %s: %s)%s" % (
+                        family, rule.direction, rule.interface, rule.message,
+                        "dropped" if judgement.verdict == _path.DROP else "possibly dropped",
+                        dropped_by["flavour"], dropped_by["table"], dropped_by["hook"], dropped_by["chain"],
+                        dropped_by["position"], dropped_by["rule"],
+                        "; backend %s leaves the other flavours alone: use backend auto"
+                        % self.params["backend"] if self.params["backend"] != "auto"
+                        and dropped_by["flavour"] != self.params["backend"] else ""))
+        return paths
+
+    def _persist_all(self, firewall, planned, used, result, file_diffs):
+        if any(outcome["transaction"] for outcome in result["rules"].values()):
+            result["changed"] = True
         mode = persist_mode(self.params["persist"])
-        files = {}
-        for backend in backends:
-            if backend.name == NftablesBackend.name:
-                candidates = [(path, None) for path in NFTABLES_FILES]
-            else:
-                candidates = [(path, family) for family in self.families for path in IPTABLES_FILES[family]]
-            in_use = existing([path for path, _family in candidates])
-            files[backend.name] = [] if mode is False else [
-                (path, family) for path, family in candidates if path in in_use]
-            if mode is True and not files[backend.name]:
+        if mode is False:
+            return
+        comment = self.params["comment"]
+        iptables_used = [name for name in IPTABLES_BACKENDS if name in used]
+        candidates = {}
+        if NftablesBackend.name in used:
+            candidates[NftablesBackend.name] = [(path, None) for path in NFTABLES_FILES]
+        if iptables_used:
+            candidates["iptables"] = [(path, family) for family in self.families for path in IPTABLES_FILES[family]]
+        for key, paths in candidates.items():
+            in_use = existing([path for path, _family in paths])
+            if mode is True and not in_use:
                 raise NlmError("persist is true, but none of %s exists, so nothing restores the %s rules at boot: "
                                "install and enable the service that restores them (netfilter-persistent, "
                                "iptables-services or nftables), or set persist to auto or false"
-                               % (", ".join(path for path, _family in candidates), backend.name))
-        return files
+                               % (", ".join(path for path, _family in paths), key))
+            if key == NftablesBackend.name:
+                backend = firewall.backends[key]
+                # the untouched family's live rules are in any ruleset read
+                any_family = next(iter(planned.values()))
+                live = {family: planned.get(family, any_family)[key] for family in FAMILIES}
+                for path in in_use:
+                    self._persist(path, read_boot_file(path),
+                                  lambda old: merge_nftables(old, boot_commands(live, comment), comment),
+                                  backend.check_boot_file, result, file_diffs)
+                continue
+            if not in_use:
+                continue
+            flavour = self._boot_flavour(iptables_used)
+            backend = firewall.backends[flavour]
+            for path, family in paths:
+                if path not in in_use:
+                    continue
+                owned = backend.owned_lines(planned[family][flavour], family, comment)
+                self._persist(path, read_boot_file(path),
+                              lambda old, owned=owned, path=path: merge_iptables(old, owned, comment, path),
+                              lambda text, family=family: backend.check_boot_file(family, text), result, file_diffs)
 
-    def _persist(self, backend, path, family, rulesets, result, file_diffs):
-        """Bring the owned rules in ``path`` in step with ``rulesets`` ({family: ruleset after the run})."""
-        comment = self.params["comment"]
-        old = read_boot_file(path)
-        if family is None:
-            # the untouched family's live rules are in any ruleset read
-            live = {name: rulesets.get(name, next(iter(rulesets.values()))) for name in FAMILIES}
-            new = merge_nftables(old, boot_commands(live, comment), comment)
-        else:
-            new = merge_iptables(old, backend.owned_lines(rulesets[family], family, comment), comment, path)
+    def _boot_flavour(self, used):
+        """The iptables flavour the boot files are restored with: the one the
+        ``iptables`` command runs. Owned rules in the other flavour are live only."""
+        path = self.module.get_bin_path("iptables") or self.module.get_bin_path("ip6tables")
+        flavour = None
+        if path is not None:
+            rc, stdout, _stderr = self.module.run_command([path, "--version"])
+            flavour = variant_of_version(stdout) if rc == 0 else None
+        flavour = flavour or used[0]
+        for other in used:
+            if other != flavour:
+                self.module.warn("the owned rules in %s are not kept in the boot files, which the node restores "
+                                 "with %s: they are gone after a reboot until the next run" % (other, flavour))
+        return flavour
+
+    def _persist(self, path, old, merge, check, result, file_diffs):
+        """Bring the owned rules in ``path`` in step with the live ones."""
+        new = merge(old)
         result["persisted"].append(path)
         if new == old:
             return
-        if family is None:
-            backend.check_boot_file(new)
-        else:
-            backend.check_boot_file(family, new)
+        check(new)
         result["changed"] = True
         file_diffs.append({"before_header": path, "after_header": path, "before": old, "after": new})
         if not self.module.check_mode:
@@ -332,7 +448,8 @@ class IcmpAllow(object):
 
 
 class IcmpAllowInfo(object):
-    """Reports the ICMP echo allow rules without changing anything."""
+    """Reports, without changing anything, the path each probe packet takes through
+    every filter, what it meets there, and where the owned rules are."""
 
     def __init__(self, module):
         self.module = module
@@ -344,18 +461,64 @@ class IcmpAllowInfo(object):
         if problems:
             raise NlmError("; ".join(problems))
         families = _families(params)
-        expected = {family: expected_rules(family, params["interfaces"], params["roles"]) for family in families}
-        backends = select_backends(self.module, params["backend"], families, expected, params["comment"])
-        report = {"backend": "+".join(backend.name for backend in backends), "firewalld_running": firewalld_running()}
-        for backend in backends:
-            backend.prefetch(families)
+        comment = params["comment"]
+        firewall = Firewall(self.module)
+        firewall.prefetch(families)
+        report = {"firewalld_running": firewalld_running()}
+        flavours_seen = set()
         for family in families:
-            report[family] = {}
-            for backend in backends:
-                part = backend.inspect(backend.read(family), family, expected[family], params["comment"])
-                for key, entries in part.items():
-                    report[family].setdefault(key, []).extend(entries)
-        rules = [rule for family in families for rule in report[family]["rules"]]
-        report["all_present"] = all(rule["present"] for rule in rules)
-        report["all_effective"] = all(rule["effective"] for rule in rules)
+            rulesets = firewall.rulesets(family)
+            nft = firewall.backends[NftablesBackend.name]
+            texts = nft.texts(rulesets[nft.name]) if nft.installed() else None
+            tables = firewall.tables(family, rulesets, comment, texts)
+            expected = expected_rules(family, params["interfaces"], params["roles"])
+            entries = []
+            for rule in expected:
+                entries.append(self._entry(firewall, rulesets, tables, family, rule, flavours_seen))
+            report[family] = {"rules": entries}
+        report["backend"] = "+".join(name for name in BACKEND_CLASSES if name in flavours_seen)
+        rules = [entry for family in families for entry in report[family]["rules"]]
+        report["all_present"] = all(entry["present"] for entry in rules)
+        report["all_effective"] = all(entry["effective"] for entry in rules)
         return {"changed": False, "icmp_allow": report}
+
+    def _entry(self, firewall, rulesets, tables, family, rule, flavours_seen):
+        comment = self.params["comment"]
+        allowed = _flavours(self.params)
+        packet = firewall.packet(rule)
+        chains = _path.filters(tables, family, rule.direction)
+        judgement = _path.judge(chains, packet)
+        without = _path.judge(chains, packet, skip_owned=True)
+        filters = []
+        for walked, bare in zip(judgement.walks, without.walks):
+            chain = walked.chain
+            flavour = chain.table.flavour
+            flavours_seen.add(flavour)
+            copies = firewall.backends[flavour].owned_copies(rulesets[flavour], family, chain.table, chain, rule,
+                                                            comment)
+            first = copies[0] if copies else None
+            filters.append({
+                "flavour": flavour, "table": chain.table.label, "chain": chain.name, "hook": chain.hook,
+                "priority": chain.priority, "policy": chain.policy,
+                "needs_rule": flavour in allowed and not bare.certain(_path.ACCEPT),
+                "present": bool(copies), "copies": len(copies),
+                "rule_chain": first[0] if first else None, "position": first[1] if first else None,
+                "handle": first[2] if first and len(first) > 2 else None,
+                "verdict": walked.verdict,
+                "dropped_by": None if walked.verdict == _path.ACCEPT else _path.describe_witness(walked),
+            })
+        dropped_by = describe_drop(judgement)
+        holding = [entry for entry in filters if entry["present"]]
+        return {
+            "interface": rule.interface, "direction": rule.direction, "message": rule.message,
+            "role": rule.role, "icmp_type": rule.icmp_type,
+            "verdict": judgement.verdict, "effective": judgement.verdict == _path.ACCEPT,
+            "dropped_by": dropped_by, "shadowed_by": dropped_by["rule"] if dropped_by else None,
+            "needed": any(entry["needs_rule"] for entry in filters),
+            "present": all(entry["present"] for entry in filters if entry["needs_rule"]),
+            "copies": sum(entry["copies"] for entry in filters),
+            "backend": holding[0]["flavour"] if holding else None,
+            "chain": holding[0]["rule_chain"] if holding else None,
+            "position": holding[0]["position"] if holding else None,
+            "filters": filters,
+        }

@@ -32,3 +32,12 @@ def interface_name_problem(name):
 def invalid_interface_names(names):
     """Return one message per invalid name in ``names`` (empty when all are valid)."""
     return [problem for problem in (interface_name_problem(name) for name in names) if problem]
+
+
+def pattern_problem(name):
+    """Why ``name`` would be a pattern in a firewall rule rather than one interface
+    (iptables reads a trailing ``+`` and nftables a ``*`` as a wildcard), or None."""
+    if isinstance(name, str) and (name.endswith("+") or "*" in name):
+        return ("interface name %r is a pattern (a trailing '+' or a '*' matches many interfaces, a lone '+' "
+                "every one): name each interface exactly" % name)
+    return None

@@ -1,52 +1,43 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodelatency.monitor contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ICMP echo allow rules on iptables, nft and legacy backends alike.
+"""ICMP echo allow rules in the tables of iptables-nft and iptables-legacy.
 
-Presence is judged from iptables-save output, never with ``iptables -C`` (which
-ignores interfaces and comments on some nft-backend releases). Changes are one
-``iptables-restore --noflush`` transaction per family, built from the saved text
-itself, so a rule this module does not own is never re-rendered, reordered or
-deleted. Everything here except the backend classes is a pure function of the
-saved text and can be unit-tested on captured output.
+State is read from ``*-save`` output, never with ``iptables -C`` (which ignores
+interfaces and comments on some nft-backend releases); every table of the flavour
+is read, since a drop in the raw, mangle or security table drops the probes as
+surely as one in filter. Which built-in chains need an allow rule is decided by the
+path model (_path.py) over every flavour at once and handed in with the Request.
+Changes are one ``iptables-restore --noflush`` transaction per flavour and family,
+built from the saved text itself, so a rule this module does not own is never
+re-rendered, reordered or deleted. Everything here except the backend classes is a
+pure function of the saved text and can be unit-tested on captured output.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections import OrderedDict, namedtuple
-from functools import lru_cache
 
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
-from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import (
-    DIRECTIONS,
-    AllowRule,
+from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_model import (
+    BUILTIN_HOOKS,
+    PROTOCOLS,
+    compile_spec,
+    model_table,
+    tokens,
 )
 
-BUILTIN_CHAINS = {"in": "INPUT", "out": "OUTPUT"}
-_OWNED_CHAIN_PREFIX = "NLM-"
-OWNED_CHAINS = {"in": _OWNED_CHAIN_PREFIX + "INPUT", "out": _OWNED_CHAIN_PREFIX + "OUTPUT"}
-PROTOCOLS = {"ipv4": "icmp", "ipv6": "ipv6-icmp"}
+BUILTIN_DIRECTIONS = {"PREROUTING": "in", "INPUT": "in", "OUTPUT": "out", "POSTROUTING": "out"}
+OWNED_CHAIN_PREFIX = "NLM-"
+OWNED_CHAINS = {builtin: OWNED_CHAIN_PREFIX + builtin for builtin in BUILTIN_DIRECTIONS}
+_BUILTIN_OF_OWNED = {owned: builtin for builtin, owned in OWNED_CHAINS.items()}
 _ICMP_MATCHES = {"ipv4": ("icmp", "--icmp-type"), "ipv6": ("icmp6", "--icmpv6-type")}
 _INTERFACE_OPTIONS = {"in": "-i", "out": "-o"}
-_DIRECTION_OF_CHAIN = {"INPUT": "in", "NLM-INPUT": "in", "OUTPUT": "out", "NLM-OUTPUT": "out"}
-
-# Spellings iptables accepts for the same protocol; None means any protocol.
-_PROTOCOL_ALIASES = {
-    "1": "icmp", "icmp": "icmp",
-    "58": "ipv6-icmp", "icmpv6": "ipv6-icmp", "ipv6-icmp": "ipv6-icmp",
-    "0": None, "all": None,
-}
-# ICMP type names iptables accepts, as the numbers iptables-save prints.
-_ICMP_TYPE_NAMES = {
-    "--icmp-type": {"echo-request": "8", "ping": "8", "echo-reply": "0", "pong": "0", "any": None},
-    "--icmpv6-type": {"echo-request": "128", "ping": "128", "echo-reply": "129", "pong": "129", "any": None},
-}
-_MATCH_MODULES_UNDERSTOOD = ("icmp", "icmp6", "comment")
-TERMINAL_DROPS = ("DROP", "REJECT")
-_TERMINAL_TARGETS = ("ACCEPT",) + TERMINAL_DROPS
+_INCOMPATIBLE = "# Table `"
+_LEGACY_PRESENT = "iptables-legacy tables present"
 
 
 # --- parsing ---------------------------------------------------------------
@@ -135,13 +126,15 @@ def parse_save(text):
     return tables
 
 
-def filter_table(text):
-    """The filter table of a saved ruleset, with empty built-in chains if the
-    table was never loaded (what iptables-save prints in a fresh namespace)."""
-    tables = parse_save(text)
-    if "filter" in tables:
-        return tables["filter"]
-    return Table("filter", [Chain(name, "ACCEPT") for name in ("INPUT", "FORWARD", "OUTPUT")])
+def incompatible_tables(text):
+    """The tables iptables-nft-save names as incompatible (written by nft itself):
+    ``# Table `mangle' is incompatible, use 'nft' tool.``"""
+    names = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith(_INCOMPATIBLE) and "incompatible" in line:
+            names.append(line[len(_INCOMPATIBLE):].split("'", 1)[0])
+    return names
 
 
 def normalise_save(text):
@@ -153,100 +146,43 @@ def normalise_save(text):
     return "\n".join(lines) + "\n" if lines else ""
 
 
-# --- what a rule means -------------------------------------------------------
+# --- owned rules ----------------------------------------------------------------
 
-class RuleFields(namedtuple(
-        "RuleFields",
-        "in_interface out_interface protocol icmp_type comment target target_args other")):
-    """The parts of a rule spec this module reasons about. Interface, protocol and
-    ICMP type are ``(negated, value)`` pairs or None; ``other`` holds every token
-    of a match this module does not understand (addresses, conntrack, ...)."""
+class Fields(namedtuple("Fields", "interface side protocol icmp_type comment target other")):
+    """What an owned rule consists of, read from its spec: interface and its side
+    (-i: in, -o: out), protocol, ICMP type, comment, target, and everything else."""
 
     __slots__ = ()
 
 
-# Plans and judgements look at every rule several times; a module run sees a
-# few thousand distinct specs at most.
-@lru_cache(maxsize=None)
-def rule_fields(spec):
-    """Split a rule spec (as printed or as written) into RuleFields, normalising
-    protocol and ICMP type spellings: ``-p 1``/``icmp``, ``icmpv6``/``ipv6-icmp``,
-    ``--icmp-type echo-request``/``8``; comments quoted or not, anywhere in the rule."""
-    args = shlex.split(spec)
-    found = {"in_interface": None, "out_interface": None, "protocol": None,
-             "icmp_type": None, "comment": None, "target": None, "target_args": ()}
+def fields_of(spec):
+    args = tokens(spec)
+    found = dict(interface=None, side=None, protocol=None, icmp_type=None, comment=None, target=None)
     other = []
-    negated = False
     index = 0
     while index < len(args):
         token = args[index]
         value = args[index + 1] if index + 1 < len(args) else None
-        if token == "!":
-            negated = True
-            index += 1
-            continue
-        if token in ("-j", "--jump", "-g", "--goto"):
-            found["target"] = value
-            found["target_args"] = tuple(args[index + 2:])
-            break
-        if token in ("-i", "--in-interface"):
-            found["in_interface"] = (negated, value)
-        elif token in ("-o", "--out-interface"):
-            found["out_interface"] = (negated, value)
-        elif token in ("-p", "--protocol"):
-            protocol = _PROTOCOL_ALIASES.get(value.lower(), value.lower())
-            found["protocol"] = None if protocol is None and not negated else (negated, protocol)
-        elif token in _ICMP_TYPE_NAMES:
-            icmp_type = _ICMP_TYPE_NAMES[token].get(value, value)
-            found["icmp_type"] = None if icmp_type is None and not negated else (negated, icmp_type)
+        if token in ("-i", "-o"):
+            found["interface"], found["side"] = value, "in" if token == "-i" else "out"
+        elif token == "-p":
+            found["protocol"] = value
+        elif token in ("--icmp-type", "--icmpv6-type"):
+            found["icmp_type"] = value
         elif token == "--comment":
             found["comment"] = value
-        elif token in ("-m", "--match") and value in _MATCH_MODULES_UNDERSTOOD:
+        elif token in ("-j", "-g"):
+            found["target"] = value
+            other.extend(args[index + 2:] if token == "-j" else ["-g"] + args[index + 2:])
+            break
+        elif token == "-m" and value in ("icmp", "icmp6", "comment"):
             pass
         else:
-            other.extend(["!", token] if negated else [token])
+            other.append(token)
             index += 1
-            negated = False
             continue
         index += 2
-        negated = False
-    return RuleFields(other=tuple(other), **found)
-
-
-_VALUE_OPTIONS = ("-i", "--in-interface", "-o", "--out-interface", "-p", "--protocol", "--comment") + tuple(
-    _ICMP_TYPE_NAMES)
-_QUOTING = re.compile(r"[\"'\\]")
-
-
-@lru_cache(maxsize=None)
-def has_foreign_match(spec):
-    """Whether ``rule_fields(spec).other`` is certainly not empty: a match this module
-    does not understand comes before the target. Decided on whitespace-split tokens
-    before the first quote or backslash (up to there they are shlex's tokens), so that
-    the thousands of address and port rules of a busy host cost no shlex.split; a
-    spec it cannot decide is left to rule_fields (False)."""
-    quoting = _QUOTING.search(spec)
-    head = spec if quoting is None else spec[:quoting.start()]
-    tokens = head.split()
-    if quoting is not None and tokens and not head[-1].isspace():
-        # the last token goes on past the quote
-        tokens.pop()
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        if token == "!":
-            index += 1
-        elif token in ("-j", "--jump", "-g", "--goto"):
-            return False
-        elif token in ("-m", "--match"):
-            if index + 1 < len(tokens) and tokens[index + 1] not in _MATCH_MODULES_UNDERSTOOD:
-                return True
-            index += 2
-        elif token in _VALUE_OPTIONS:
-            index += 2
-        else:
-            return True
-    return False
+    return Fields(other=tuple(other), **found)
 
 
 def mentions(spec, text):
@@ -256,25 +192,62 @@ def mentions(spec, text):
     return text in spec
 
 
+def direction_of(chain):
+    """'in' or 'out' for a built-in or owned chain on the path, else None."""
+    return BUILTIN_DIRECTIONS.get(_BUILTIN_OF_OWNED.get(chain, chain))
+
+
 def allow_rule_of(chain, spec, family):
     """The AllowRule a saved rule implements, or None when it is not exactly one
     of the rules this module writes (ACCEPT of one echo message on one interface)."""
-    direction = _DIRECTION_OF_CHAIN.get(chain)
+    direction = direction_of(chain)
     if direction is None:
         return None
-    fields = rule_fields(spec)
-    interface = fields.in_interface if direction == "in" else fields.out_interface
-    wrong_side = fields.out_interface if direction == "in" else fields.in_interface
-    if (fields.target != "ACCEPT" or fields.target_args or fields.other or wrong_side is not None
-            or interface is None or interface[0]
-            or fields.protocol != (False, PROTOCOLS[family])
-            or fields.icmp_type is None or fields.icmp_type[0]):
+    fields = fields_of(spec)
+    if (fields.target != "ACCEPT" or fields.other or fields.side != direction or fields.interface is None
+            or fields.protocol != PROTOCOLS[family] or fields.icmp_type is None):
         return None
     for message in ("echo-request", "echo-reply"):
-        rule = AllowRule(family, direction, interface[1], message)
-        if fields.icmp_type[1] == str(rule.icmp_type):
+        rule = AllowRule(family, direction, fields.interface, message)
+        if fields.icmp_type == str(rule.icmp_type):
             return rule
     return None
+
+
+def is_owned(chain, spec, comment):
+    """Owned: every rule in the owned chains, every jump into them, and every rule
+    tagged with the ownership comment in a built-in chain on the path."""
+    if chain in _BUILTIN_OF_OWNED:
+        return True
+    # one look for the owned chains' shared prefix: this runs on every rule of the table
+    if not mentions(spec, comment) and not mentions(spec, OWNED_CHAIN_PREFIX):
+        return False
+    fields = fields_of(spec)
+    if fields.target in _BUILTIN_OF_OWNED:
+        return True
+    return chain in BUILTIN_DIRECTIONS and fields.comment == comment
+
+
+def owned_by_table(tables, comment):
+    """{table name: restore lines} of the owned chains and rules, in table order."""
+    found = OrderedDict()
+    for table in tables.values():
+        lines = [":%s -" % name for name in table.chains if name in _BUILTIN_OF_OWNED]
+        for chain in table.chains.values():
+            lines.extend("-A %s %s" % (chain.name, spec) for spec in chain.rules
+                         if is_owned(chain.name, spec, comment))
+        if lines:
+            found[table.name] = lines
+    return found
+
+
+def owned_lines(tables, comment):
+    """The owned chains and rules as lines: the filter table's as restore lines, the
+    other tables' led by ``-t <table>``."""
+    lines = []
+    for name, table_lines in owned_by_table(tables, comment).items():
+        lines.extend(line if name == "filter" else "-t %s %s" % (name, line) for line in table_lines)
+    return lines
 
 
 # --- rendering ---------------------------------------------------------------
@@ -287,338 +260,231 @@ def render_rule(rule, comment):
         module, type_option, rule.icmp_type, comment)
 
 
-def render_jump(family, direction, comment):
-    """The spec of the jump from INPUT/OUTPUT into the owned chain; limited to
+def render_jump(family, builtin, comment):
+    """The spec of the jump from a built-in chain into its owned chain; limited to
     ICMP so that other traffic does not walk the owned chain."""
-    return '-p %s -m comment --comment "%s" -j %s' % (PROTOCOLS[family], comment, OWNED_CHAINS[direction])
+    return '-p %s -m comment --comment "%s" -j %s' % (PROTOCOLS[family], comment, OWNED_CHAINS[builtin])
 
 
-# --- judging the path ----------------------------------------------------------
-
-def _interface_matches(pattern, name):
-    if pattern.endswith("+"):
-        return name.startswith(pattern[:-1])
-    return pattern == name
-
-
-def catches(spec, rule):
-    """Whether every packet of ``rule``'s kind certainly matches the rule ``spec``.
-
-    Best effort and on the safe side: a spec with a match this module does not
-    understand (addresses, conntrack, sets, marks, ...) is taken not to match."""
-    fields = rule_fields(spec)
-    if fields.other:
-        return False
-    own, opposite = ((fields.in_interface, fields.out_interface) if rule.direction == "in"
-                     else (fields.out_interface, fields.in_interface))
-    if opposite is not None:
-        return False
-    if own is not None and _interface_matches(own[1], rule.interface) == own[0]:
-        return False
-    if fields.protocol is not None and (fields.protocol[1] == PROTOCOLS[rule.family]) == fields.protocol[0]:
-        return False
-    if fields.icmp_type is not None:
-        if fields.protocol is None or fields.protocol[0]:
-            return False
-        icmp_type, _sep, code = fields.icmp_type[1].partition("/")
-        same = icmp_type == str(rule.icmp_type) and code in ("", "0")
-        if same == fields.icmp_type[0]:
-            return False
-    return True
-
-
-def first_verdict(table, chain, rule, stop=None):
-    """Walk ``chain`` up to (not including) position ``stop`` (1-based; None: to
-    the end) and return ``(verdict, spec)`` of the first ACCEPT/DROP/REJECT rule
-    that catches ``rule``'s packets, or None when none does. Jumps into other
-    chains are not followed."""
-    specs = table.rules(chain)
-    for spec in specs[:None if stop is None else stop - 1]:
-        if has_foreign_match(spec):
-            continue
-        target = rule_fields(spec).target
-        if target in _TERMINAL_TARGETS and catches(spec, rule):
-            return target, spec
-    return None
-
-
-def _shadowing_drop(table, chain, rules, stop):
-    """The first DROP/REJECT spec in ``chain`` before ``stop`` that stops any of
-    ``rules`` before an ACCEPT lets it through, or None."""
-    for rule in rules:
-        verdict = first_verdict(table, chain, rule, stop)
-        if verdict and verdict[0] in TERMINAL_DROPS:
-            return verdict[1]
-    return None
-
-
-def _policy_text(table, chain):
-    return "-P %s %s" % (chain, table.chains[chain].policy) if chain in table.chains else None
-
-
-def _fate_before(table, rule, stop):
-    """(effective, shadowed_by) of ``rule``'s packets walking its built-in chain
-    up to ``stop``; with stop None the whole chain is walked and the policy decides."""
-    builtin = BUILTIN_CHAINS[rule.direction]
-    verdict = first_verdict(table, builtin, rule, stop)
-    if verdict:
-        return verdict[0] == "ACCEPT", (verdict[1] if verdict[0] != "ACCEPT" else None)
-    if stop is not None:
-        return True, None
-    policy = table.chains[builtin].policy if builtin in table.chains else "ACCEPT"
-    return policy == "ACCEPT", (None if policy == "ACCEPT" else _policy_text(table, builtin))
-
-
-# --- owned rules ----------------------------------------------------------------
-
-def is_owned(chain, spec, comment):
-    """Owned: every rule in the owned chains, every jump into them, and every rule
-    tagged with the ownership comment in INPUT/OUTPUT."""
-    if chain in OWNED_CHAINS.values():
-        return True
-    # one look for both owned chains' shared prefix: this runs on every rule of the table
-    if not mentions(spec, comment) and not mentions(spec, _OWNED_CHAIN_PREFIX):
-        return False
-    fields = rule_fields(spec)
-    if fields.target in OWNED_CHAINS.values():
-        return True
-    return chain in BUILTIN_CHAINS.values() and fields.comment == comment
-
-
-def owned_lines(table, comment):
-    """The owned chains and rules of a table, as restore lines in table order."""
-    lines = [":%s -" % name for name in table.chains if name in OWNED_CHAINS.values()]
-    for chain in table.chains.values():
-        lines.extend("-A %s %s" % (chain.name, spec) for spec in chain.rules
-                     if is_owned(chain.name, spec, comment))
-    return lines
-
-
-def _jumps(table, owned_chain):
-    return [(chain, spec) for chain in list(table.chains) for spec in list(table.rules(chain))
-            if mentions(spec, owned_chain) and rule_fields(spec).target == owned_chain]
-
-
-def _is_own_jump(chain, spec, family, direction, comment):
-    fields = rule_fields(spec)
-    return (chain == BUILTIN_CHAINS[direction] and fields.target == OWNED_CHAINS[direction]
-            and not fields.target_args and not fields.other
-            and fields.in_interface is None and fields.out_interface is None
-            and fields.protocol == (False, PROTOCOLS[family]) and fields.icmp_type is None
-            and fields.comment == comment)
+def _is_own_jump(builtin, spec, family, comment):
+    fields = fields_of(spec)
+    return (fields.target == OWNED_CHAINS[builtin] and not fields.other and fields.interface is None
+            and fields.protocol == PROTOCOLS[family] and fields.icmp_type is None and fields.comment == comment)
 
 
 # --- planning -----------------------------------------------------------------
 
-Request = namedtuple("Request", "state interfaces expected chain_mode placement enforce_order comment")
-Request.__doc__ = """What nlm_icmp_allow was asked for, for one family: the expected
-AllowRules (empty for state absent) of the interfaces in scope."""
+Request = namedtuple("Request", "state interfaces expected chain_mode placement enforce_order comment needed packets")
+Request.__doc__ = """What nlm_icmp_allow was asked for, for one family and flavour: the
+expected AllowRules (empty for state absent) of the interfaces in scope, ``needed``
+the set of (table label, base chain, AllowRule) whose filter would not accept the
+rule's packet without an owned rule, and ``packets`` the Packet of each expected rule."""
 
 
 class Transaction(object):
     """iptables-restore commands recorded while they are applied to a copy of
-    the table, so the plan and its outcome (check mode, diff) are the same code."""
+    the tables, so the plan and its outcome (check mode, diff) are the same code."""
 
-    def __init__(self, table):
-        self.table = table.copy()
-        self.headers = []
-        self.commands = []
+    def __init__(self, tables):
+        self.table = OrderedDict((name, table.copy()) for name, table in tables.items())
+        self._headers = OrderedDict()
+        self._commands = OrderedDict()
         self.added = []
         self.removed = []
 
-    def delete(self, chain, spec):
-        self.table.chains[chain].rules.remove(spec)
-        self.commands.append("-D %s %s" % (chain, spec))
-        self.removed.append("-A %s %s" % (chain, spec))
+    def _record(self, table, command):
+        self._commands.setdefault(table, []).append(command)
 
-    def insert(self, chain, spec):
-        self.table.chains[chain].rules.insert(0, spec)
-        self.commands.append("-I %s 1 %s" % (chain, spec))
-        self.added.append("-A %s %s" % (chain, spec))
+    @staticmethod
+    def _name(table, line):
+        return line if table == "filter" else "-t %s %s" % (table, line)
 
-    def append(self, chain, spec):
-        self.table.chains[chain].rules.append(spec)
-        self.commands.append("-A %s %s" % (chain, spec))
-        self.added.append("-A %s %s" % (chain, spec))
+    def delete(self, table, chain, spec):
+        self.table[table].chains[chain].rules.remove(spec)
+        self._record(table, "-D %s %s" % (chain, spec))
+        self.removed.append(self._name(table, "-A %s %s" % (chain, spec)))
 
-    def move_to_top(self, chain, spec):
-        self.table.chains[chain].rules.remove(spec)
-        self.table.chains[chain].rules.insert(0, spec)
-        self.commands.extend(["-D %s %s" % (chain, spec), "-I %s 1 %s" % (chain, spec)])
+    def insert(self, table, chain, spec, before=None):
+        """Insert ``spec`` at the top of ``chain``, or just before the rule ``before``."""
+        rules = self.table[table].chains[chain].rules
+        index = rules.index(before) if before is not None else 0
+        rules.insert(index, spec)
+        self._record(table, "-I %s %d %s" % (chain, index + 1, spec))
+        self.added.append(self._name(table, "-A %s %s" % (chain, spec)))
 
-    def create_chain(self, chain):
-        self.table.chains[chain] = Chain(chain, "-")
+    def append(self, table, chain, spec):
+        self.table[table].chains[chain].rules.append(spec)
+        self._record(table, "-A %s %s" % (chain, spec))
+        self.added.append(self._name(table, "-A %s %s" % (chain, spec)))
+
+    def create_chain(self, table, chain):
+        self.table[table].chains[chain] = Chain(chain, "-")
         # Declared only when missing: declaring an existing chain flushes it.
-        self.headers.append(":%s - [0:0]" % chain)
-        self.added.append(":%s -" % chain)
+        self._headers.setdefault(table, []).append(":%s - [0:0]" % chain)
+        self._commands.setdefault(table, [])
+        self.added.append(self._name(table, ":%s -" % chain))
 
-    def delete_chain(self, chain):
-        del self.table.chains[chain]
-        self.commands.append("-X %s" % chain)
-        self.removed.append(":%s -" % chain)
+    def delete_chain(self, table, chain):
+        del self.table[table].chains[chain]
+        self._record(table, "-X %s" % chain)
+        self.removed.append(self._name(table, ":%s -" % chain))
 
     def restore_input(self):
         """The iptables-restore --noflush input, or None when nothing is to change."""
-        if not self.headers and not self.commands:
+        if not self._commands:
             return None
-        return "\n".join(["*filter"] + self.headers + self.commands + ["COMMIT"]) + "\n"
+        lines = []
+        for table, commands in self._commands.items():
+            lines.extend(["*" + table] + self._headers.get(table, []) + commands + ["COMMIT"])
+        return "\n".join(lines) + "\n"
 
 
-def _place(tx, chain, spec, rules, request):
-    """Add ``spec`` to built-in ``chain`` where the placement option says; with
-    enforce_order an append that would land behind a DROP/REJECT goes on top."""
-    if request.placement == "insert" or (
-            request.enforce_order and _shadowing_drop(tx.table, chain, rules, None)):
-        tx.insert(chain, spec)
-    else:
-        tx.append(chain, spec)
+def _model(tx, family, comment):
+    return {name: model_table("", family, name, OrderedDict(
+        (chain.name, (chain.policy, chain.rules)) for chain in table.chains.values()),
+        lambda chain, spec: is_owned(chain, spec, comment)) for name, table in tx.table.items()}
 
 
-def plan(table, family, request):
-    """The Transaction that turns ``table`` (the saved filter table of one family)
-    into one holding exactly the requested owned rules for the interfaces in
-    scope, leaving owned rules of other interfaces and every foreign rule alone."""
-    tx = Transaction(table)
+def _first_risk(tx, family, table, builtin, packets, comment):
+    """The spec of the first rule of ``builtin`` that may keep one of ``packets`` from
+    being accepted there, or None when the chain accepts them all at its end."""
+    chain = _model(tx, family, comment)[table].chains[builtin]
+    positions = [rule.position for rule in (_path.first_risk(chain, packet) for packet in packets)
+                 if rule is not None]
+    return tx.table[table].chains[builtin].rules[min(positions) - 1] if positions else None
+
+
+def _accepted(tx, family, table, builtin, packets, comment):
+    """Whether ``builtin`` as planned accepts every one of ``packets``."""
+    chain = _model(tx, family, comment)[table].chains[builtin]
+    return all(_path.walk(chain, packet).certain(_path.ACCEPT) for packet in packets)
+
+
+def _place(tx, family, table, builtin, specs, packets, request):
+    """Add ``specs`` (in order) to ``builtin``: at the top, or with placement append
+    just before the first rule that may keep ``packets`` from being accepted."""
+    before = None
+    if request.placement == "append":
+        before = _first_risk(tx, family, table, builtin, packets, request.comment)
+        if before is None:
+            for spec in specs:
+                tx.append(table, builtin, spec)
+            return
+    # one by one before the same rule keeps their order; one by one at the top reverses it
+    for spec in (specs if before is not None else reversed(specs)):
+        tx.insert(table, builtin, spec, before=before)
+
+
+def plan(tables, family, request):
+    """The Transaction that turns ``tables`` (one family's saved tables) into ones
+    holding exactly one owned copy of each expected rule in every built-in chain that
+    needs it, and no other owned rule of the interfaces in scope; foreign rules and
+    owned rules of other interfaces stay as they are."""
+    tx = Transaction(tables)
+    for name in list(tables):
+        for builtin in BUILTIN_HOOKS.get(name, {}):
+            if builtin in tables[name].chains or OWNED_CHAINS[builtin] in tables[name].chains:
+                _plan_chain(tx, family, name, builtin, request)
+    return tx
+
+
+def _plan_chain(tx, family, table, builtin, request):
+    direction = BUILTIN_DIRECTIONS[builtin]
+    owned_chain = OWNED_CHAINS[builtin]
+    label = "%s %s" % (_path.TABLE_FAMILY_OF[family], table)
+    wanted = [rule for rule in request.expected
+              if rule.direction == direction and (label, builtin, rule) in request.needed]
+    home = owned_chain if request.chain_mode == "dedicated" else builtin
     scope = set(request.interfaces)
     kept = set()
-    for chain in list(BUILTIN_CHAINS.values()) + list(OWNED_CHAINS.values()):
-        for spec in list(table.rules(chain)):
-            if not is_owned(chain, spec, request.comment) or rule_fields(spec).target in OWNED_CHAINS.values():
+    for chain in (builtin, owned_chain):
+        for spec in list(tx.table[table].rules(chain)):
+            if not is_owned(chain, spec, request.comment) or fields_of(spec).target == owned_chain:
                 continue
             rule = allow_rule_of(chain, spec, family)
             if rule is not None and rule.interface not in scope:
                 continue
-            in_right_chain = rule is not None and chain == _chain_for(rule, request.chain_mode)
-            if in_right_chain and rule in request.expected and rule not in kept:
+            if chain == home and rule in wanted and rule not in kept:
                 kept.add(rule)
             else:
-                tx.delete(chain, spec)
-
-    missing = [rule for rule in request.expected if rule not in kept]
+                tx.delete(table, chain, spec)
+    if request.enforce_order and request.chain_mode == "direct":
+        for spec in list(tx.table[table].rules(builtin)):
+            rule = allow_rule_of(builtin, spec, family) if is_owned(builtin, spec, request.comment) else None
+            if rule in kept and not _accepted(tx, family, table, builtin, [request.packets[rule]], request.comment):
+                tx.delete(table, builtin, spec)
+                kept.discard(rule)
+    missing = [rule for rule in wanted if rule not in kept]
     if request.chain_mode == "dedicated":
         for rule in missing:
-            owned_chain = OWNED_CHAINS[rule.direction]
-            if owned_chain not in tx.table.chains:
-                tx.create_chain(owned_chain)
-            tx.append(owned_chain, render_rule(rule, request.comment))
-    else:
-        for direction in DIRECTIONS:
-            chain = BUILTIN_CHAINS[direction]
-            todo = [rule for rule in missing if rule.direction == direction]
-            # inserting one by one at the top reverses the order
-            for rule in (reversed(todo) if request.placement == "insert" else todo):
-                _place(tx, chain, render_rule(rule, request.comment), [rule], request)
-
-    for direction in DIRECTIONS:
-        _plan_jump(tx, family, direction, request)
-
-    if request.enforce_order:
-        _plan_order(tx, family, request.comment)
-    return tx
+            if owned_chain not in tx.table[table].chains:
+                tx.create_chain(table, owned_chain)
+            tx.append(table, owned_chain, render_rule(rule, request.comment))
+    elif missing:
+        _place(tx, family, table, builtin, [render_rule(rule, request.comment) for rule in missing],
+               [request.packets[rule] for rule in missing], request)
+    _plan_jump(tx, family, table, builtin, request)
 
 
-def _chain_for(rule, chain_mode):
-    return (OWNED_CHAINS if chain_mode == "dedicated" else BUILTIN_CHAINS)[rule.direction]
-
-
-def _chain_rules(table, family, direction):
-    owned_chain = OWNED_CHAINS[direction]
-    return [rule for rule in (allow_rule_of(owned_chain, spec, family) for spec in table.rules(owned_chain))
+def _chain_rules(tx, family, table, owned_chain):
+    return [rule for rule in (allow_rule_of(owned_chain, spec, family) for spec in tx.table[table].rules(owned_chain))
             if rule is not None]
 
 
-def _plan_jump(tx, family, direction, request):
+def _plan_jump(tx, family, table, builtin, request):
     """One jump into a populated owned chain; none, and no chain, when it is empty."""
-    owned_chain = OWNED_CHAINS[direction]
-    populated = bool(tx.table.rules(owned_chain))
+    owned_chain = OWNED_CHAINS[builtin]
+    populated = bool(tx.table[table].rules(owned_chain))
+    packets = [request.packets[rule] for rule in _chain_rules(tx, family, table, owned_chain)
+               if rule in request.packets]
     keep = None
-    for chain, spec in _jumps(tx.table, owned_chain):
-        if populated and keep is None and _is_own_jump(chain, spec, family, direction, request.comment):
-            keep = spec
-        else:
-            tx.delete(chain, spec)
-    if populated and keep is None:
-        _place(tx, BUILTIN_CHAINS[direction], render_jump(family, direction, request.comment),
-               _chain_rules(tx.table, family, direction), request)
-    if not populated and owned_chain in tx.table.chains:
-        tx.delete_chain(owned_chain)
-
-
-def _plan_order(tx, family, comment):
-    """Move each owned rule or jump in INPUT/OUTPUT that an earlier DROP/REJECT
-    shadows to the top of its chain."""
-    for direction in DIRECTIONS:
-        chain = BUILTIN_CHAINS[direction]
-        for spec in list(tx.table.rules(chain)):
-            if not is_owned(chain, spec, comment):
+    for chain in list(tx.table[table].chains):
+        for spec in list(tx.table[table].rules(chain)):
+            if not mentions(spec, owned_chain) or fields_of(spec).target != owned_chain:
                 continue
-            position = tx.table.rules(chain).index(spec) + 1
-            fields = rule_fields(spec)
-            if fields.target == OWNED_CHAINS[direction]:
-                rules = _chain_rules(tx.table, family, direction)
-            elif fields.comment == comment and allow_rule_of(chain, spec, family) is not None:
-                rules = [allow_rule_of(chain, spec, family)]
+            if populated and keep is None and chain == builtin and _is_own_jump(builtin, spec, family,
+                                                                                request.comment):
+                keep = spec
             else:
-                continue
-            if _shadowing_drop(tx.table, chain, rules, position):
-                tx.move_to_top(chain, spec)
+                tx.delete(table, chain, spec)
+    if (keep is not None and request.enforce_order and packets
+            and not _accepted(tx, family, table, builtin, packets, request.comment)):
+        tx.delete(table, builtin, keep)
+        keep = None
+    if populated and keep is None:
+        _place(tx, family, table, builtin, [render_jump(family, builtin, request.comment)], packets, request)
+    if not populated and owned_chain in tx.table[table].chains:
+        tx.delete_chain(table, owned_chain)
 
 
-# --- inspecting ------------------------------------------------------------------
+# --- the model of a flavour's tables ------------------------------------------------------
 
-def inspect(table, family, expected, comment):
-    """Per expected rule: where it is, how many copies, and whether its packets get
-    through (``effective``) or which earlier rule or policy drops them (``shadowed_by``)."""
-    report = []
-    for rule in expected:
-        places = []
-        for chain in (BUILTIN_CHAINS[rule.direction], OWNED_CHAINS[rule.direction]):
-            for position, spec in enumerate(table.rules(chain), 1):
-                if is_owned(chain, spec, comment) and allow_rule_of(chain, spec, family) == rule:
-                    places.append((chain, position))
-        chain, position = places[0] if places else (None, None)
-        effective, shadowed_by = _fate(table, rule, chain, position)
-        report.append({
-            "interface": rule.interface, "direction": rule.direction, "message": rule.message,
-            "role": rule.role, "icmp_type": rule.icmp_type,
-            "present": bool(places), "chain": chain, "position": position, "copies": len(places),
-            "effective": effective, "shadowed_by": shadowed_by,
-        })
-    return report
+def model(flavour, tables, family, comment):
+    """The path-model Tables of one family's saved tables (those that can filter)."""
+    return [model_table(flavour, family, name, OrderedDict(
+        (chain.name, (chain.policy, chain.rules)) for chain in table.chains.values()),
+        lambda chain, spec: is_owned(chain, spec, comment))
+        for name, table in tables.items() if name in BUILTIN_HOOKS]
 
 
-def _fate(table, rule, chain, position):
-    builtin = BUILTIN_CHAINS[rule.direction]
-    if chain == builtin:
-        return _fate_before(table, rule, position)
-    if chain is None:
-        return _fate_before(table, rule, None)
-    jump = next((number for number, spec in enumerate(table.rules(builtin), 1)
-                 if mentions(spec, chain) and rule_fields(spec).target == chain and catches(spec, rule)), None)
-    effective, shadowed_by = _fate_before(table, rule, jump)
-    if jump is None or not effective:
-        return effective, shadowed_by
-    verdict = first_verdict(table, chain, rule, position)
-    if verdict and verdict[0] in TERMINAL_DROPS:
-        return False, verdict[1]
-    return True, None
-
-
-def jumps_report(table, family):
-    """Every rule that jumps into an owned chain, with its chain and position."""
-    report = []
-    for direction in DIRECTIONS:
-        for chain in table.chains:
-            for position, spec in enumerate(table.rules(chain), 1):
-                if mentions(spec, OWNED_CHAINS[direction]) and rule_fields(spec).target == OWNED_CHAINS[direction]:
-                    report.append({"chain": chain, "position": position, "target": OWNED_CHAINS[direction],
-                                   "rule": "-A %s %s" % (chain, spec)})
-    return report
+def owned_copies(tables, family, table, builtin, rule, comment):
+    """Where the owned copies of ``rule`` are that serve ``builtin`` of ``table``:
+    [(chain, 1-based position)], direct ones first."""
+    places = []
+    saved = tables.get(table)
+    if saved is None:
+        return places
+    for chain in (builtin, OWNED_CHAINS[builtin]):
+        for position, spec in enumerate(saved.rules(chain), 1):
+            if is_owned(chain, spec, comment) and allow_rule_of(chain, spec, family) == rule:
+                places.append((chain, position))
+    return places
 
 
 # --- backends ------------------------------------------------------------------
 
 _COMMAND_PREFIX = {"ipv4": "iptables", "ipv6": "ip6tables"}
+_LEGACY_NAMES = {"ipv4": "/proc/net/ip_tables_names", "ipv6": "/proc/net/ip6_tables_names"}
 
 
 def variant_of_version(text):
@@ -632,61 +498,80 @@ def variant_of_version(text):
     return None
 
 
+def _read_names(path):
+    try:
+        with open(path) as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except (IOError, OSError):
+        return []
+
+
 class IptablesBackend(object):
-    """Reads and changes the filter table through one iptables variant's
-    ``*-save`` and ``*-restore`` commands; subclasses name the variant."""
+    """Reads and changes every table of one iptables flavour through its ``*-save``
+    and ``*-restore`` commands; subclasses name the flavour."""
 
     name = None
     variant = None
 
-    def __init__(self, module, families, wait, commands=None):
+    def __init__(self, module, wait=0, commands=None):
         self._commands = commands or Commands(module)
         self._wait = wait
         self._paths = {}
-        for family in families:
+        for family in _COMMAND_PREFIX:
             for tool in ("save", "restore"):
-                command = "%s-%s-%s" % (_COMMAND_PREFIX[family], self.variant, tool)
-                path = module.get_bin_path(command)
-                if path is None:
-                    raise NlmError(
-                        "%s not found: install the iptables package (it provides %s)%s, or choose "
-                        "another backend" % (command, command,
-                                             ", or set ip_versions to [ipv4]" if family == "ipv6" else ""))
-                self._paths[(family, tool)] = path
+                self._paths[(family, tool)] = module.get_bin_path(
+                    "%s-%s-%s" % (_COMMAND_PREFIX[family], self.variant, tool))
+
+    def installed(self, family):
+        return all(self._paths[(family, tool)] for tool in ("save", "restore"))
+
+    def _missing(self, family):
+        command = "%s-%s-save" % (_COMMAND_PREFIX[family], self.variant)
+        return NlmError("%s not found: install the iptables package (it provides %s)%s"
+                        % (command, command, ", or set ip_versions to [ipv4]" if family == "ipv6" else ""))
 
     def _save_argv(self, family):
-        return [self._paths[(family, "save")], "-t", "filter"]
+        return [self._paths[(family, "save")]]
+
+    def _reads(self, family):
+        """Whether this flavour has tables of ``family`` to read."""
+        return self.installed(family)
 
     def prefetch(self, families):
-        """Save the filter tables of ``families`` side by side, for read() to parse."""
-        self._commands.read_all([self._save_argv(family) for family in families if (family, "save") in self._paths])
+        """Save the tables of ``families`` side by side, for read() to parse."""
+        return [self._save_argv(family) for family in families if self._reads(family)]
 
     def read(self, family):
-        """The filter table of ``family`` as iptables-save prints it now."""
-        return filter_table(self._commands.read(self._save_argv(family)))
+        """The tables of ``family`` as ``*-save`` prints them now."""
+        if not self._reads(family):
+            return OrderedDict()
+        return parse_save(self._commands.read(self._save_argv(family)))
 
     def apply(self, family, tx):
         """Commit ``tx`` in one iptables-restore transaction: all or nothing."""
+        if not self.installed(family):
+            raise self._missing(family)
         # the families are separate tables: one's restore leaves the other's save as it was
         self._commands.change([self._paths[(family, "restore")], "--noflush", "--wait=%d" % self._wait],
                               tx.restore_input(),
-                              unaffected=[self._save_argv(other) for other, tool in self._paths
-                                          if other != family and tool == "save"])
+                              unaffected=[self._save_argv(other) for other in _COMMAND_PREFIX
+                                          if other != family and self._paths[(other, "save")]])
 
-    def plan(self, table, family, request):
-        return plan(table, family, request)
+    def plan(self, tables, family, request):
+        return plan(tables, family, request)
+
+    def model(self, tables, family, comment):
+        return model(self.name, tables, family, comment)
+
+    def owned_copies(self, tables, family, table, chain, rule, comment):
+        return owned_copies(tables, family, table.name, chain.name, rule, comment)
 
     def check_boot_file(self, family, text):
         """Let iptables-restore check, without changing anything, that ``text`` loads."""
         self._commands.check([self._paths[(family, "restore")], "--test"], text)
 
-    def inspect(self, table, family, expected, comment):
-        return {"rules": [dict(entry, backend=self.name) for entry in inspect(table, family, expected, comment)],
-                "jumps": jumps_report(table, family),
-                "chains": [chain for chain in table.chains if chain in OWNED_CHAINS.values()]}
-
-    def owned_lines(self, table, family, comment):
-        return owned_lines(table, comment)
+    def owned_lines(self, tables, family, comment):
+        return owned_lines(tables, comment)
 
 
 class IptablesNftBackend(IptablesBackend):
@@ -695,12 +580,36 @@ class IptablesNftBackend(IptablesBackend):
     name = "iptables-nft"
     variant = "nft"
 
+    def notes(self, family):
+        """(legacy tables present, [incompatible table names]) from what the last save said."""
+        if not self._reads(family):
+            return False, []
+        argv = self._save_argv(family)
+        return (_LEGACY_PRESENT in self._commands.stderr(argv),
+                incompatible_tables(self._commands.read(argv)))
+
 
 class IptablesLegacyBackend(IptablesBackend):
-    """iptables with the legacy xtables kernel API (iptables-legacy)."""
+    """iptables with the legacy xtables kernel API (iptables-legacy). Its tables
+    are read only when the kernel lists one in this network namespace: a save of a
+    table that does not exist would create it."""
 
     name = "iptables-legacy"
     variant = "legacy"
+    names_files = _LEGACY_NAMES
+
+    def loaded(self, family):
+        return bool(_read_names(self.names_files[family]))
+
+    def _reads(self, family):
+        if not self.loaded(family):
+            return False
+        if not self.installed(family):
+            raise NlmError("the kernel holds %s tables (%s) in this network namespace, but %s is not "
+                           "installed, so they cannot be read: install it (the iptables package)"
+                           % (self.name, ", ".join(_read_names(self.names_files[family])),
+                              "%s-legacy-save" % _COMMAND_PREFIX[family]))
+        return True
 
 
-IPTABLES_BACKENDS = {backend.name: backend for backend in (IptablesNftBackend, IptablesLegacyBackend)}
+IPTABLES_BACKENDS = OrderedDict((backend.name, backend) for backend in (IptablesLegacyBackend, IptablesNftBackend))

@@ -3,43 +3,38 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """ICMP echo allow rules in native nftables tables.
 
-An accept in one nftables table does not override a drop in another table at
-the same hook, so the rules go into every native base chain on the input and
-output hooks that would drop the echo traffic (drop policy, or a drop/reject
-rule that may match it), tagged with the ownership comment. State is read table by
-table: ``nft -j list chains`` names the tables, and only the native ones are listed
-with their rules (``nft -j list ruleset`` would print every iptables-nft rule as
-JSON, seconds on a host with thousands of them); a change is one ``nft -f -`` transaction of
-``insert``/``add``/``delete rule ... handle N`` commands, so no rule the module
-does not own is ever rewritten or moved. Tables iptables-nft manages are left
-to the iptables backend. Everything except the backend class is a pure function
-of the JSON and can be unit-tested on captured output.
+An accept in one nftables table does not override a drop in another table at the
+same hook, so the rules go into every native base chain that the path model
+(_path.py) finds would not accept the probes without them, tagged with the ownership
+comment. State is read table by table: ``nft -j list chains`` names the tables, and
+only the native ones are listed with their rules, sets and maps (``nft -j list
+ruleset`` would print every iptables-nft rule as JSON, seconds on a host with
+thousands of them); a change is one ``nft -f -`` transaction of ``insert``/``add``/
+``delete rule ... handle N`` commands, so no rule the module does not own is ever
+rewritten or moved. Tables iptables-nft-save shows as its own are left to the
+iptables-nft backend; a table it calls incompatible is native. Everything except
+the backend class is a pure function of the JSON and can be unit-tested on captured output.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict, namedtuple
 
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import incompatible_tables, parse_save
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_model import compile_rule
 
-# The IP families each nftables table family filters.
-TABLE_FAMILIES = {"inet": ("ipv4", "ipv6"), "ip": ("ipv4",), "ip6": ("ipv6",)}
-HOOK_DIRECTIONS = {"input": "in", "output": "out"}
+TABLE_FAMILIES = _path.TABLE_FAMILIES
 _INTERFACE_KEYS = {"in": "iifname", "out": "oifname"}
 _ICMP_PROTOCOLS = {"ipv4": "icmp", "ipv6": "icmpv6"}
-# Spellings of the ICMP protocol numbers in l4proto, ip protocol and ip6 nexthdr.
-_L4_NAMES = {"ipv4": {"icmp", 1}, "ipv6": {"ipv6-icmp", "icmpv6", 58}}
 # The iptables-nft families whose tables iptables-nft-save lists.
 _XTABLES_FAMILIES = {"iptables": "ip", "ip6tables": "ip6"}
-# The tables iptables-nft-save knows: it lists no other, so no other is iptables-nft's.
-_XTABLES_NAMES = ("filter", "nat", "mangle", "raw", "security")
-_TERMINAL = ("accept", "drop", "reject")
-DROPS = ("drop", "reject")
-# Statements that neither match nor end the walk.
-_NEUTRAL = ("counter", "log")
+_HANDLE = re.compile(r"^\s*(.*?)\s+# handle (\d+)\s*$")
 
 
 class NftRule(namedtuple("NftRule", "handle expr comment")):
@@ -52,7 +47,7 @@ class NftRule(namedtuple("NftRule", "handle expr comment")):
 class NftChain(object):
     """A chain of a native table, with its rules in order."""
 
-    def __init__(self, family, table, name, hook=None, policy=None, rules=None, kind=None):
+    def __init__(self, family, table, name, hook=None, policy=None, rules=None, kind=None, priority=None):
         self.family = family
         self.table = table
         self.name = name
@@ -60,6 +55,7 @@ class NftChain(object):
         self.policy = policy
         self.rules = list(rules or [])
         self.kind = kind
+        self.priority = priority
 
     @property
     def key(self):
@@ -70,29 +66,31 @@ class NftChain(object):
         return "%s %s %s" % self.key
 
     @property
-    def direction(self):
-        """'in' or 'out' for a filter base chain on the input or output hook, else None."""
-        return HOOK_DIRECTIONS.get(self.hook) if self.kind == "filter" else None
+    def table_label(self):
+        return "%s %s" % (self.family, self.table)
 
     def copy(self):
-        return NftChain(self.family, self.table, self.name, self.hook, self.policy, self.rules, self.kind)
+        return NftChain(self.family, self.table, self.name, self.hook, self.policy, self.rules, self.kind,
+                        self.priority)
 
 
 class Ruleset(object):
-    """The native chains of ``nft -j list ruleset``, in the order nft printed them."""
+    """The native chains, sets and verdict maps, in the order nft printed them.
+    ``sets`` and ``maps`` are keyed by (family, table) and then by name."""
 
-    def __init__(self, chains=None):
+    def __init__(self, chains=None, sets=None, maps=None):
         self.chains = OrderedDict((chain.key, chain) for chain in (chains or []))
+        self.sets = sets or {}
+        self.maps = maps or {}
 
     def copy(self):
-        return Ruleset([chain.copy() for chain in self.chains.values()])
+        return Ruleset([chain.copy() for chain in self.chains.values()], self.sets, self.maps)
 
 
 def xtables_tables(saves):
     """The (nft family, table) pairs iptables-nft manages, from ``{'iptables': text,
     'ip6tables': text}`` of iptables-nft-save output."""
-    return {(_XTABLES_FAMILIES[prefix], line.strip()[1:]) for prefix, text in saves.items()
-            for line in text.splitlines() if line.strip().startswith("*")}
+    return {(_XTABLES_FAMILIES[prefix], name) for prefix, text in saves.items() for name in parse_save(text)}
 
 
 def _items(text):
@@ -110,128 +108,44 @@ def tables_with_chains(text):
 
 
 def parse_ruleset(text):
-    """The chains, with their rules, in ``nft -j list ruleset`` or ``nft -j list table`` output."""
+    """The chains with their rules, and the named sets and maps, in ``nft -j list
+    ruleset`` or ``nft -j list table`` output."""
     chains = OrderedDict()
+    sets, maps = {}, {}
     for item in _items(text):
         if "chain" in item:
             chain = item["chain"]
             native = NftChain(chain["family"], chain["table"], chain["name"], chain.get("hook"),
-                              chain.get("policy"), kind=chain.get("type"))
+                              chain.get("policy"), kind=chain.get("type"), priority=chain.get("prio"))
             chains[native.key] = native
         elif "rule" in item:
             rule = item["rule"]
             key = (rule["family"], rule["table"], rule["chain"])
             if key in chains:
                 chains[key].rules.append(NftRule(rule["handle"], rule["expr"], rule.get("comment")))
-    return Ruleset(chains.values())
+        elif "set" in item or "map" in item:
+            named = item.get("set") or item.get("map")
+            into = maps if "map" in item and named.get("map") == "verdict" else sets
+            into.setdefault((named["family"], named["table"]), {})[named["name"]] = named.get("elem", [])
+    return Ruleset(chains.values(), sets, maps)
 
 
-# --- what a rule means ---------------------------------------------------------------
-
-def _nft_interface(interface):
-    """The nft spelling of an interface name: the iptables wildcard ``eth+`` is ``eth*``."""
-    return interface[:-1] + "*" if interface.endswith("+") else interface
-
-
-def _interface_matches(value, interface):
-    """True/False/None (cannot tell) whether every packet on ``interface`` has the
-    interface name ``value``; both may end in a wildcard."""
-    ours = _nft_interface(interface)
-    if value == ours:
-        return True
-    if value.endswith("*"):
-        if ours.startswith(value[:-1]):
-            return True
-        # ours is a wildcard this prefix covers only in part
-        return None if ours.endswith("*") and value[:-1].startswith(ours[:-1]) else False
-    if ours.endswith("*"):
-        return None if value.startswith(ours[:-1]) else False
-    return False
+def rule_texts(text):
+    """{handle: rule text} from ``nft -a list table`` output."""
+    texts = {}
+    for line in text.splitlines():
+        found = _HANDLE.match(line)
+        if found and not found.group(1).startswith(("chain ", "table ", "set ", "map ", "type ")):
+            texts[int(found.group(2))] = found.group(1)
+    return texts
 
 
-def _compare(match, test):
-    """Apply ``test`` (value -> True/False/None) to the right side of ``match`` (a
-    value or a set), honouring == and !=; None when the operator or a value is not understood."""
-    right = match["right"]
-    values = right["set"] if isinstance(right, dict) and "set" in right else [right]
-    if match["op"] not in ("==", "!=") or any(isinstance(value, (dict, list)) for value in values):
-        return None
-    outcomes = [test(value) for value in values]
-    hit = True if True in outcomes else (None if None in outcomes else False)
-    if hit is None or match["op"] == "==":
-        return hit
-    return not hit
-
-
-def _icmp_type_is(rule):
-    names = {rule.message, rule.icmp_type}
-    return lambda value: value in names
-
-
-def _match(match, rule):
-    """True/False/None whether the match statement matches every packet of ``rule``."""
-    left = match["left"]
-    if not isinstance(left, dict):
-        return None
-    if "meta" in left:
-        key = left["meta"].get("key")
-        if key == _INTERFACE_KEYS[rule.direction]:
-            return _compare(match, lambda value: _interface_matches(value, rule.interface)
-                            if isinstance(value, str) else None)
-        if key == "l4proto":
-            return _compare(match, lambda value: value in _L4_NAMES[rule.family])
-        if key == "nfproto":
-            return _compare(match, lambda value: value == rule.family)
-        return None
-    if "payload" in left:
-        protocol, field = left["payload"].get("protocol"), left["payload"].get("field")
-        if protocol in ("icmp", "icmpv6"):
-            if protocol != _ICMP_PROTOCOLS[rule.family]:
-                return False
-            return _compare(match, _icmp_type_is(rule)) if field == "type" else None
-        if protocol in ("ip", "ip6"):
-            if protocol != {"ipv4": "ip", "ipv6": "ip6"}[rule.family]:
-                return False
-            if field in ("protocol", "nexthdr"):
-                return _compare(match, lambda value: value in _L4_NAMES[rule.family])
-            return None
-        # a transport header field (tcp dport, udp sport, ...) implies another protocol
-        if protocol in ("tcp", "udp", "udplite", "sctp", "dccp", "esp", "ah", "comp", "igmp"):
-            return False
-    return None
-
-
-def rule_matches(expr, rule):
-    """True when every packet of ``rule`` certainly matches the statements ``expr``,
-    False when none can, None when this module cannot tell (sets by reference,
-    conntrack, addresses, limits, ...)."""
-    outcome = True
-    for statement in expr:
-        kind = next(iter(statement))
-        if kind in _TERMINAL or kind in _NEUTRAL or kind in ("jump", "goto", "return", "continue"):
-            continue
-        result = _match(statement["match"], rule) if kind == "match" else None
-        if result is False:
-            return False
-        if result is None:
-            outcome = None
-    return outcome
-
-
-def verdict(expr):
-    """The verdict statement of a rule (accept, drop, reject, jump, ...) or None."""
-    for statement in reversed(expr):
-        kind = next(iter(statement))
-        if kind in _TERMINAL or kind in ("jump", "goto", "return", "continue", "queue"):
-            return kind
-    return None
-
+# --- the rules this module writes ------------------------------------------------------
 
 def rule_expr(rule):
     """The statements nft -j prints for the allow rule ``rule``."""
     return [
-        {"match": {"op": "==", "left": {"meta": {"key": _INTERFACE_KEYS[rule.direction]}},
-                   "right": _nft_interface(rule.interface)}},
+        {"match": {"op": "==", "left": {"meta": {"key": _INTERFACE_KEYS[rule.direction]}}, "right": rule.interface}},
         {"match": {"op": "==", "left": {"payload": {"protocol": _ICMP_PROTOCOLS[rule.family], "field": "type"}},
                    "right": rule.message}},
         {"accept": None},
@@ -241,8 +155,7 @@ def rule_expr(rule):
 def render_statement(rule, comment):
     """The rule in nft syntax, as ``nft list ruleset`` prints it."""
     return '%s "%s" %s type %s accept comment "%s"' % (
-        _INTERFACE_KEYS[rule.direction], _nft_interface(rule.interface), _ICMP_PROTOCOLS[rule.family],
-        rule.message, comment)
+        _INTERFACE_KEYS[rule.direction], rule.interface, _ICMP_PROTOCOLS[rule.family], rule.message, comment)
 
 
 def allow_rule_of(chain, nft_rule):
@@ -260,36 +173,10 @@ def allow_rule_of(chain, nft_rule):
     if (direction is None or family not in TABLE_FAMILIES.get(chain.family, ())
             or interface["op"] != "==" or icmp_type["op"] != "==" or not isinstance(interface["right"], str)):
         return None
-    name = interface["right"]
-    name = name[:-1] + "+" if name.endswith("*") else name
     for message in ("echo-request", "echo-reply"):
-        rule = AllowRule(family, direction, name, message)
+        rule = AllowRule(family, direction, interface["right"], message)
         if icmp_type["right"] in (message, rule.icmp_type):
             return rule
-    return None
-
-
-# --- which chains need the rules -----------------------------------------------------
-
-def needs(chain, rule):
-    """Whether the base chain ``chain`` would drop ``rule``'s packets without an accept:
-    it is on the rule's hook and family, and its policy drops or one of its drop or
-    reject rules may match them."""
-    if chain.direction != rule.direction or rule.family not in TABLE_FAMILIES.get(chain.family, ()):
-        return False
-    if chain.policy == "drop":
-        return True
-    return any(verdict(nft_rule.expr) in DROPS and rule_matches(nft_rule.expr, rule) is not False
-               for nft_rule in chain.rules)
-
-
-def first_verdict(chain, rule, stop=None):
-    """``(verdict, nft_rule)`` of the first accept/drop/reject rule before index
-    ``stop`` that certainly matches ``rule``'s packets, or None. Jumps are not followed."""
-    for nft_rule in chain.rules[:stop]:
-        kind = verdict(nft_rule.expr)
-        if kind in _TERMINAL and rule_matches(nft_rule.expr, rule) is True:
-            return kind, nft_rule
     return None
 
 
@@ -309,6 +196,45 @@ def owned_lines(ruleset, comment, family=None):
     """The owned rules (of ``family``; None: all), as text in ruleset order."""
     return [describe(chain, nft_rule) for chain in ruleset.chains.values() for nft_rule in chain.rules
             if is_owned(nft_rule, comment) and family in (None, _family_of(chain, nft_rule))]
+
+
+# --- the model ---------------------------------------------------------------------------
+
+def model(ruleset, family, comment, texts=None):
+    """The path-model Tables of the native tables that see ``family``. ``texts``
+    ({(family, table): {handle: text}}) names rules in nft syntax where known."""
+    tables = OrderedDict()
+    for chain in ruleset.chains.values():
+        if family not in TABLE_FAMILIES.get(chain.family, ()):
+            continue
+        key = (chain.family, chain.table)
+        table = tables.get(key)
+        if table is None:
+            table = tables[key] = _path.Table("nftables", chain.family, chain.table)
+        sets, maps = ruleset.sets.get(key, {}), ruleset.maps.get(key, {})
+        known = (texts or {}).get(key, {})
+        rules = []
+        for position, nft_rule in enumerate(chain.rules, 1):
+            match, action = compile_rule(nft_rule.expr, sets, maps)
+            text = known.get(nft_rule.handle) or describe(chain, nft_rule)
+            rules.append(_path.Rule(match, action, text, position=position, handle=nft_rule.handle,
+                                    owned=is_owned(nft_rule, comment)))
+        base = chain.hook is not None and chain.kind is not None
+        table.add(_path.Chain(chain.name, rules, hook=chain.hook if base else None,
+                              priority=chain.priority if base else None,
+                              policy=(_path.DROP if chain.policy == "drop" else _path.ACCEPT) if base else None,
+                              kind=chain.kind or "filter"))
+    return list(tables.values())
+
+
+def owned_copies(ruleset, table, chain, rule, comment):
+    """[(chain label, 1-based position, handle)] of the owned copies of ``rule`` in
+    the base chain ``chain`` of the model Table ``table``."""
+    native = ruleset.chains.get((table.family, table.name, chain.name))
+    if native is None:
+        return []
+    return [(native.label, position, nft_rule.handle) for position, nft_rule in enumerate(native.rules, 1)
+            if is_owned(nft_rule, comment) and allow_rule_of(native, nft_rule) == rule]
 
 
 # --- planning ----------------------------------------------------------------------
@@ -356,15 +282,22 @@ def _family_of(chain, nft_rule):
     return rule.family if rule is not None else TABLE_FAMILIES.get(chain.family, ("ipv4",))[0]
 
 
-def _first_drop(chain, rule):
-    """The first rule of ``chain`` that may drop or reject ``rule``'s packets, or None."""
-    return next((nft_rule for nft_rule in chain.rules
-                 if verdict(nft_rule.expr) in DROPS and rule_matches(nft_rule.expr, rule) is not False), None)
+def _model_chain(ruleset, chain, family, comment):
+    table = next(table for table in model(ruleset, family, comment)
+                 if (table.family, table.name) == (chain.family, chain.table))
+    return table.chains[chain.name]
 
 
-def _shadowed(chain, nft_rule, rule):
-    found = first_verdict(chain, rule, chain.rules.index(nft_rule))
-    return found is not None and found[0] in DROPS
+def _first_risk(ruleset, chain, family, packet, comment):
+    """The native rule of ``chain`` before which an allow rule for ``packet`` takes effect."""
+    risky = _path.first_risk(_model_chain(ruleset, chain, family, comment), packet)
+    if risky is None:
+        return None
+    return ruleset.chains[chain.key].rules[risky.position - 1]
+
+
+def _accepted(ruleset, chain, family, packet, comment):
+    return _path.walk(_model_chain(ruleset, chain, family, comment), packet).certain(_path.ACCEPT)
 
 
 def plan(ruleset, family, request):
@@ -381,21 +314,31 @@ def plan(ruleset, family, request):
             rule = allow_rule_of(chain, nft_rule)
             if rule is not None and rule.interface not in scope:
                 continue
-            wanted = (rule in request.expected and needs(chain, rule) and (chain.key, rule) not in kept
-                      and not (request.enforce_order and _shadowed(chain, nft_rule, rule)))
+            wanted = (rule in request.expected and (chain.table_label, chain.name, rule) in request.needed
+                      and (chain.key, rule) not in kept)
             if wanted:
                 kept.add((chain.key, rule))
             else:
                 tx.delete(chain, nft_rule)
-    for chain in tx.table.chains.values():
-        missing = [rule for rule in request.expected if needs(chain, rule) and (chain.key, rule) not in kept]
+    if request.enforce_order:
+        for chain_key, rule in sorted(kept, key=repr):
+            chain = tx.table.chains[chain_key]
+            if not _accepted(tx.table, chain, family, request.packets[rule], request.comment):
+                copy = next(nft_rule for nft_rule in chain.rules
+                            if is_owned(nft_rule, request.comment) and allow_rule_of(chain, nft_rule) == rule)
+                tx.delete(chain, copy)
+                kept.discard((chain_key, rule))
+    for chain in list(tx.table.chains.values()):
+        missing = [rule for rule in request.expected
+                   if (chain.table_label, chain.name, rule) in request.needed and (chain.key, rule) not in kept]
         if request.placement == "insert":
             # inserting one by one at the top reverses the order
             for rule in reversed(missing):
                 tx.add(chain, rule, request.comment, at_top=True)
         else:
             for rule in missing:
-                tx.add(chain, rule, request.comment, before=_first_drop(chain, rule))
+                tx.add(chain, rule, request.comment,
+                       before=_first_risk(tx.table, chain, family, request.packets[rule], request.comment))
     return tx
 
 
@@ -415,56 +358,6 @@ def boot_commands(rulesets, comment):
             for statement in reversed(chain_statements)]
 
 
-# --- inspecting ----------------------------------------------------------------------
-
-def _policy_text(chain):
-    return "%s policy %s" % (chain.label, chain.policy)
-
-
-def inspect(ruleset, family, expected, comment):
-    """Per expected rule and base chain that needs it: where the owned rule is, how
-    many copies, and whether its packets get through that chain."""
-    report = []
-    for chain in ruleset.chains.values():
-        for rule in expected:
-            if rule.family != family or not needs(chain, rule):
-                continue
-            places = [index for index, nft_rule in enumerate(chain.rules)
-                      if is_owned(nft_rule, comment) and allow_rule_of(chain, nft_rule) == rule]
-            stop = places[0] if places else None
-            found = first_verdict(chain, rule, stop)
-            if found is not None:
-                effective = found[0] == "accept"
-                shadowed_by = None if effective else describe(chain, found[1])
-            elif places:
-                effective, shadowed_by = True, None
-            else:
-                effective = chain.policy != "drop"
-                shadowed_by = None if effective else _policy_text(chain)
-            report.append({
-                "interface": rule.interface, "direction": rule.direction, "message": rule.message,
-                "role": rule.role, "icmp_type": rule.icmp_type, "backend": "nftables",
-                "present": bool(places), "chain": chain.label, "position": stop + 1 if places else None,
-                "handle": chain.rules[stop].handle if places else None, "copies": len(places),
-                "effective": effective, "shadowed_by": shadowed_by,
-            })
-    return report
-
-
-def base_chains_report(ruleset, family):
-    """The base chains on the input/output hooks that filter ``family``."""
-    return [{"chain": chain.label, "hook": chain.hook, "policy": chain.policy}
-            for chain in ruleset.chains.values()
-            if chain.direction and family in TABLE_FAMILIES.get(chain.family, ())]
-
-
-def in_use(ruleset, families, expected, comment):
-    """Whether this backend has something to do: a base chain needs one of the
-    expected rules, or an owned rule exists."""
-    return any(needs(chain, rule) for chain in ruleset.chains.values() for rule in expected
-               if rule.family in families) or bool(owned_lines(ruleset, comment))
-
-
 # --- the backend -------------------------------------------------------------------------
 
 class NftablesBackend(object):
@@ -473,55 +366,76 @@ class NftablesBackend(object):
 
     name = "nftables"
 
-    def __init__(self, module, commands=None):
+    def __init__(self, module, wait=0, commands=None):
         self._commands = commands or Commands(module)
         self._nft = module.get_bin_path("nft")
-        if self._nft is None:
-            raise NlmError("nft not found: install the nftables package, or choose an iptables backend")
-        self._saves = [module.get_bin_path(prefix + "-nft-save") for prefix in ("iptables", "ip6tables")]
+        self._saves = OrderedDict((prefix, module.get_bin_path(prefix + "-nft-save")) for prefix in _XTABLES_FAMILIES)
+        self._ruleset = None
 
-    def _xtables(self, tables):
-        """Which of ``tables`` iptables-nft manages: the iptables backend's, not ours.
-        iptables-nft-save is asked about each table that can be one of them, by name:
-        a table it does not print as its own (an incompatible one) is native."""
-        asked = [(prefix, [path, "-t", table]) for prefix, path in zip(("iptables", "ip6tables"), self._saves)
-                 for family, table in tables
-                 if path is not None and family == _XTABLES_FAMILIES[prefix] and table in _XTABLES_NAMES]
-        self._commands.read_all([argv for _prefix, argv in asked])
-        xtables = set()
-        for prefix, argv in asked:
-            xtables |= xtables_tables({prefix: self._commands.read(argv)})
-        return xtables
+    def installed(self, family=None):
+        return self._nft is not None
 
     def prefetch(self, families):
-        """Nothing: the native tables are listed in read(), one listing for every family."""
+        """The reads to run side by side: iptables-nft-save tells which tables are its own."""
+        return [[path] for path in self._saves.values() if path is not None]
 
-    def read(self, family):
-        """The native tables' chains and rules, each table listed on its own."""
-        tables = tables_with_chains(self._commands.read([self._nft, "-j", "list", "chains"]))
-        xtables = self._xtables(tables)
-        native = [(table_family, table) for table_family, table in tables if (table_family, table) not in xtables]
-        return Ruleset([chain for table_family, table in native
-                        for chain in parse_ruleset(self._commands.read(
-                            [self._nft, "-j", "list", "table", table_family, table])).chains.values()])
+    def _xtables(self, tables):
+        """Which of ``tables`` iptables-nft manages: those its save prints as its own.
+        One it calls incompatible (written by nft itself) is native."""
+        if not any(family in _XTABLES_FAMILIES.values() for family, _table in tables):
+            return set()
+        saves = {prefix: self._commands.read([path]) for prefix, path in self._saves.items() if path is not None}
+        return xtables_tables(saves)
+
+    def read(self, family=None):
+        """The native tables' chains, rules, sets and maps, each table listed on its own;
+        the same Ruleset for every family."""
+        if self._nft is None:
+            for prefix, path in self._saves.items():
+                if path is not None and incompatible_tables(self._commands.read([path])):
+                    raise NlmError("%s says tables %s are nftables tables it cannot show, and nft is not "
+                                   "installed to read them: install the nftables package"
+                                   % (prefix + "-nft-save",
+                                      ", ".join(incompatible_tables(self._commands.read([path])))))
+            return Ruleset()
+        if self._ruleset is None:
+            tables = tables_with_chains(self._commands.read([self._nft, "-j", "list", "chains"]))
+            xtables = self._xtables(tables)
+            native = [(table_family, table) for table_family, table in tables
+                      if (table_family, table) not in xtables and table_family in TABLE_FAMILIES]
+            chains, sets, maps = [], {}, {}
+            for table_family, table in native:
+                parsed = parse_ruleset(self._commands.read([self._nft, "-j", "list", "table", table_family, table]))
+                chains.extend(parsed.chains.values())
+                sets.update(parsed.sets)
+                maps.update(parsed.maps)
+            self._ruleset = Ruleset(chains, sets, maps)
+        return self._ruleset
+
+    def texts(self, ruleset):
+        """{(family, table): {handle: rule text}} of the tables of ``ruleset``."""
+        found = {}
+        for family, table in OrderedDict.fromkeys((chain.family, chain.table) for chain in ruleset.chains.values()):
+            found[(family, table)] = rule_texts(self._commands.read([self._nft, "-a", "list", "table", family, table]))
+        return found
 
     def apply(self, family, tx):
         """Commit ``tx`` in one nft transaction: all or nothing."""
+        self._ruleset = None
         self._commands.change([self._nft, "-f", "-"], tx.restore_input())
 
     def plan(self, ruleset, family, request):
         return plan(ruleset, family, request)
 
+    def model(self, ruleset, family, comment, texts=None):
+        return model(ruleset, family, comment, texts)
+
+    def owned_copies(self, ruleset, family, table, chain, rule, comment):
+        return owned_copies(ruleset, table, chain, rule, comment)
+
     def check_boot_file(self, text):
         """Let nft check, without changing anything, that ``text`` loads."""
         self._commands.check([self._nft, "-c", "-f", "-"], text)
-
-    def in_use(self, ruleset, families, expected, comment):
-        return in_use(ruleset, families, expected, comment)
-
-    def inspect(self, ruleset, family, expected, comment):
-        return {"rules": inspect(ruleset, family, expected, comment),
-                "base_chains": base_chains_report(ruleset, family)}
 
     def owned_lines(self, ruleset, family, comment):
         return owned_lines(ruleset, comment, family)

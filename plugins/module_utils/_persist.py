@@ -5,10 +5,10 @@
 
 - netfilter-persistent restores ``/etc/iptables/rules.v4``/``rules.v6`` and
   iptables-services ``/etc/sysconfig/iptables``/``ip6tables`` with a plain
-  ``iptables-restore``: the owned lines go into the file's ``*filter`` section,
-  chain declarations after the others, rules in INPUT/OUTPUT on top of those
-  chains (where the default placement puts them live), the owned chains' rules
-  at the end.
+  ``iptables-restore``: the owned lines go into the section of their table
+  (``*filter``, ``*mangle``, ...), chain declarations after the others, rules in
+  built-in chains on top of those chains (where the default placement puts them
+  live), the owned chains' rules at the end.
 - the nftables service loads ``/etc/nftables.conf`` (``/etc/sysconfig/nftables.conf``
   on Red Hat systems) with ``nft -f``: the owned rules go into one marked block at
   its end, as ``insert rule`` commands, which put them on top of the base chains
@@ -25,7 +25,7 @@ import tempfile
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
-    BUILTIN_CHAINS,
+    BUILTIN_DIRECTIONS,
     OWNED_CHAINS,
     is_owned,
 )
@@ -66,30 +66,49 @@ def _is_owned_line(line, comment):
     return rule is not None and is_owned(rule[0], rule[1], comment)
 
 
+def _split_table(line):
+    """(table, line) of an owned line as owned_lines gives it: ``-t mangle -A ...`` or
+    a filter table line without the prefix."""
+    if line.startswith("-t "):
+        _option, table, rest = line.split(" ", 2)
+        return table, rest
+    return "filter", line
+
+
 def merge_iptables(text, owned, comment, path):
     """``text`` (an iptables-restore file) with its owned lines replaced by ``owned``
-    (restore lines as ``owned_lines`` returns them)."""
+    (lines as ``owned_lines`` returns them)."""
+    by_table = {}
+    for line in owned:
+        table, rest = _split_table(line)
+        by_table.setdefault(table, []).append(rest)
     lines = text.splitlines(True)
-    start = next((index for index, line in enumerate(lines) if line.strip() == "*filter"), None)
-    if start is None:
-        if owned:
-            raise NlmError("%s has no *filter table to add the rules to: save the firewall there first "
-                           "(iptables-save), or set persist to false" % path)
-        return text
-    end = next(index for index in range(start, len(lines)) if lines[index].strip() == "COMMIT")
-    section = [line for line in lines[start + 1:end] if not _is_owned_line(line, comment)]
+    sections = [(index, line.strip()[1:]) for index, line in enumerate(lines) if line.strip().startswith("*")]
+    missing = sorted(set(by_table) - set(name for _index, name in sections))
+    if missing:
+        raise NlmError("%s has no *%s table to add the rules to: save the firewall there first "
+                       "(iptables-save), or set persist to false" % (path, missing[0]))
+    # from the last section back, so that the indexes of the earlier ones stay right
+    for start, name in reversed(sections):
+        end = next(index for index in range(start, len(lines)) if lines[index].strip() == "COMMIT")
+        lines[start + 1:end] = _merge_section(lines[start + 1:end], by_table.get(name, []), comment)
+    return "".join(lines)
+
+
+def _merge_section(body, owned, comment):
+    section = [line for line in body if not _is_owned_line(line, comment)]
     headers = ["%s [0:0]\n" % line for line in owned if line.startswith(":")]
     last_header = max([index + 1 for index, line in enumerate(section) if line.strip().startswith(":")] or [0])
     section[last_header:last_header] = headers
     chains = [(_rule_of_line(line) or (None,))[0] for line in section]
-    for chain in BUILTIN_CHAINS.values():
+    for chain in BUILTIN_DIRECTIONS:
         ours = [line + "\n" for line in owned if line.startswith("-A %s " % chain)]
         first = chains.index(chain) if chain in chains else len(section)
         section[first:first] = ours
         chains[first:first] = [chain] * len(ours)
     section.extend(line + "\n" for line in owned
                    if line.startswith("-A ") and line.split(" ", 2)[1] in OWNED_CHAINS.values())
-    return "".join(lines[:start + 1] + section + lines[end:])
+    return section
 
 
 # --- nftables configuration ------------------------------------------------------------------
