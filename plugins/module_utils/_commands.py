@@ -36,28 +36,36 @@ class Commands(object):
         ``*-save`` commands warn there about tables they do not show."""
         return self._stderr.get(tuple(argv), "")
 
-    def read(self, argv):
+    @staticmethod
+    def _key(query):
+        """A reading command is an argv list, or an (argv, stdin) pair for one that
+        reads what to do from its input (``nft -j -f -``)."""
+        if isinstance(query, tuple):
+            return tuple(query[0]), query[1]
+        return tuple(query), None
+
+    def read(self, argv, data=None):
         """The output of a command that changes nothing, run once until the next change."""
-        key = tuple(argv)
+        key = (tuple(argv), data)
         if key not in self._outputs:
-            self._outputs[key] = self._run(argv)
+            self._outputs[key] = self._run(argv, data)
         return self._outputs[key]
 
-    def read_all(self, argvs):
+    def read_all(self, queries):
         """Run the reading commands not yet kept side by side and keep their outputs.
 
         One ``*-save`` per IP family spends most of its time in the kernel and in
         its own process, so two of them take about as long as one."""
-        missing = [list(key) for key in dict.fromkeys(tuple(argv) for argv in argvs) if key not in self._outputs]
+        missing = [key for key in dict.fromkeys(self._key(query) for query in queries) if key not in self._outputs]
         if len(missing) < 2:
-            for argv in missing:
-                self.read(argv)
+            for argv, data in missing:
+                self.read(list(argv), data)
             return
         outcomes = [None] * len(missing)
 
         def run(index):
             try:
-                outcomes[index] = (True, self._run(missing[index]))
+                outcomes[index] = (True, self._run(list(missing[index][0]), missing[index][1]))
             except BaseException as error:  # raised again in the calling thread, below
                 outcomes[index] = (False, error)
 
@@ -67,10 +75,10 @@ class Commands(object):
         for thread in threads:
             thread.join()
         # every run has ended; the first failure in argv order is the one reported
-        for argv, (succeeded, value) in zip(missing, outcomes):
+        for key, (succeeded, value) in zip(missing, outcomes):
             if not succeeded:
                 raise value
-            self._outputs[tuple(argv)] = value
+            self._outputs[key] = value
 
     def check(self, argv, data):
         """Run a command that only checks ``data`` (``--test``, ``nft -c``)."""
@@ -80,6 +88,6 @@ class Commands(object):
         """Run a command that changes the ruleset. Every kept output is forgotten
         except those of the reading commands in ``unaffected`` (argv lists that
         the change cannot alter, such as the other IP family's save)."""
-        keep = set(tuple(other) for other in unaffected)
+        keep = set(self._key(other) for other in unaffected)
         self._outputs = dict((key, value) for key, value in self._outputs.items() if key in keep)
         return self._run(argv, data)

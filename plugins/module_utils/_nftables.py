@@ -34,6 +34,7 @@ _INTERFACE_KEYS = {"in": "iifname", "out": "oifname"}
 _ICMP_PROTOCOLS = {"ipv4": "icmp", "ipv6": "icmpv6"}
 # The iptables-nft families whose tables iptables-nft-save lists.
 _XTABLES_FAMILIES = {"iptables": "ip", "ip6tables": "ip6"}
+_TABLE = re.compile(r"^table (\S+) (\S+) \{")
 _HANDLE = re.compile(r"^\s*(.*?)\s+# handle (\d+)\s*$")
 
 
@@ -131,12 +132,19 @@ def parse_ruleset(text):
 
 
 def rule_texts(text):
-    """{handle: rule text} from ``nft -a list table`` output."""
+    """{(family, table): {handle: rule text}} from ``nft -a list ruleset`` output
+    (handles are numbered per table)."""
     texts = {}
+    current = None
     for line in text.splitlines():
+        table = _TABLE.match(line)
+        if table:
+            current = texts.setdefault((table.group(1), table.group(2)), {})
+            continue
         found = _HANDLE.match(line)
-        if found and not found.group(1).startswith(("chain ", "table ", "set ", "map ", "type ")):
-            texts[int(found.group(2))] = found.group(1)
+        if (current is not None and found
+                and not found.group(1).startswith(("chain ", "set ", "map ", "type ", "flowtable "))):
+            current[int(found.group(2))] = found.group(1)
     return texts
 
 
@@ -241,17 +249,26 @@ def owned_copies(ruleset, table, chain, rule, comment):
 
 class Transaction(object):
     """nft commands recorded while they are applied to a copy of the ruleset, so
-    the plan and its outcome (check mode, diff) are the same code."""
+    the plan and its outcome (check mode, diff) are the same code. The commands go
+    to nft as JSON, which names tables and chains without nft's parser (a table named
+    like a keyword, such as ``maps``, cannot be named on nft's command line); their
+    text form is what the results show."""
 
     def __init__(self, ruleset):
         self.table = ruleset.copy()
         self.commands = []
+        self.json_commands = []
         self.added = []
         self.removed = []
+
+    @staticmethod
+    def _rule(chain, **fields):
+        return dict({"family": chain.family, "table": chain.table, "chain": chain.name}, **fields)
 
     def delete(self, chain, nft_rule):
         self.table.chains[chain.key].rules.remove(nft_rule)
         self.commands.append("delete rule %s handle %d" % (chain.label, nft_rule.handle))
+        self.json_commands.append({"delete": {"rule": self._rule(chain, handle=nft_rule.handle)}})
         self.removed.append(describe(chain, nft_rule))
 
     def add(self, chain, rule, comment, before=None, at_top=False):
@@ -259,20 +276,28 @@ class Transaction(object):
         rules = self.table.chains[chain.key].rules
         new = NftRule(None, rule_expr(rule), comment)
         statement = render_statement(rule, comment)
+        body = self._rule(chain, expr=rule_expr(rule), comment=comment)
         if before is not None:
             rules.insert(rules.index(before), new)
             self.commands.append("insert rule %s position %d %s" % (chain.label, before.handle, statement))
+            self.json_commands.append({"insert": {"rule": dict(body, handle=before.handle)}})
         elif at_top:
             rules.insert(0, new)
             self.commands.append("insert rule %s %s" % (chain.label, statement))
+            self.json_commands.append({"insert": {"rule": body}})
         else:
             rules.append(new)
             self.commands.append("add rule %s %s" % (chain.label, statement))
+            self.json_commands.append({"add": {"rule": body}})
         self.added.append("%s %s" % (chain.label, statement))
 
     def restore_input(self):
-        """The ``nft -f -`` input, or None when nothing is to change."""
+        """The commands as nft text, or None when nothing is to change."""
         return "".join(command + "\n" for command in self.commands) or None
+
+    def json_input(self):
+        """The ``nft -j -f -`` input of the transaction."""
+        return json.dumps({"nftables": self.json_commands})
 
 
 def _family_of(chain, nft_rule):
@@ -404,25 +429,32 @@ class NftablesBackend(object):
             native = [(table_family, table) for table_family, table in tables
                       if (table_family, table) not in xtables and table_family in TABLE_FAMILIES]
             chains, sets, maps = [], {}, {}
-            for table_family, table in native:
-                parsed = parse_ruleset(self._commands.read([self._nft, "-j", "list", "table", table_family, table]))
+            listings = [self._listing(table_family, table) for table_family, table in native]
+            self._commands.read_all(listings)
+            for argv, data in listings:
+                parsed = parse_ruleset(self._commands.read(argv, data))
                 chains.extend(parsed.chains.values())
                 sets.update(parsed.sets)
                 maps.update(parsed.maps)
             self._ruleset = Ruleset(chains, sets, maps)
         return self._ruleset
 
+    def _listing(self, family, table):
+        """The (argv, stdin) that lists one table as JSON. The table is named in a JSON
+        command: nft's command line cannot name a table called like a keyword (``maps``)."""
+        return ([self._nft, "-j", "-f", "-"],
+                json.dumps({"nftables": [{"list": {"table": {"family": family, "name": table}}}]}))
+
     def texts(self, ruleset):
         """{(family, table): {handle: rule text}} of the tables of ``ruleset``."""
-        found = {}
-        for family, table in OrderedDict.fromkeys((chain.family, chain.table) for chain in ruleset.chains.values()):
-            found[(family, table)] = rule_texts(self._commands.read([self._nft, "-a", "list", "table", family, table]))
-        return found
+        if not ruleset.chains:
+            return {}
+        return rule_texts(self._commands.read([self._nft, "-a", "list", "ruleset"]))
 
     def apply(self, family, tx):
         """Commit ``tx`` in one nft transaction: all or nothing."""
         self._ruleset = None
-        self._commands.change([self._nft, "-f", "-"], tx.restore_input())
+        self._commands.change([self._nft, "-j", "-f", "-"], tx.json_input())
 
     def plan(self, ruleset, family, request):
         return plan(ruleset, family, request)
