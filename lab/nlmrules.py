@@ -141,3 +141,114 @@ def disagreements(info: dict, found: dict[str, bool], interface: str = "antrea-g
         if expected[key] != ("pass" if passed else "blocked"):
             wrong.append("%s: ping %s, info says %s" % (key, "passed" if passed else "blocked", expected[key]))
     return wrong
+
+
+# --- one case, run inside its node -------------------------------------------------------------
+
+class Here:
+    """Runs commands in the network namespace of this process (the node a case runs in)."""
+
+    @staticmethod
+    def run(node, argv, check=True, input=None, timeout=None):
+        result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise subprocess.CalledProcessError(result.returncode, argv, result.stdout, result.stderr)
+        return result
+
+
+class DirectModule:
+    """What the rules modules' logic asks of AnsibleModule, so that it runs in this
+    process: hundreds of cases cannot each afford an interpreter start per module run."""
+
+    def __init__(self, spec, params, check_mode=False):
+        self.params = {name: option.get("default") for name, option in spec.items()}
+        self.params.update(params)
+        self.check_mode = check_mode
+        self._diff = False
+        self.warnings = []
+
+    @staticmethod
+    def run_command(argv, data=None, binary_data=False):
+        result = subprocess.run(argv, input=data, capture_output=True, text=True,
+                                env=dict(os.environ, LANG="C", LC_ALL="C"), check=False)
+        return result.returncode, result.stdout, result.stderr
+
+    @staticmethod
+    def get_bin_path(name, required=False, opt_dirs=None):
+        import shutil
+        return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin")
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+def reset_here() -> None:
+    """Empty every flavour of this namespace: native and iptables-nft tables go, legacy
+    tables (which cannot be removed) are left empty with accept policies."""
+    Here.run(None, ["nft", "flush", "ruleset"])
+    for family, names, restore in (("ipv4", "/proc/net/ip_tables_names", "iptables-legacy-restore"),
+                                   ("ipv6", "/proc/net/ip6_tables_names", "ip6tables-legacy-restore")):
+        try:
+            with open(names) as handle:
+                tables = [line.strip() for line in handle if line.strip()]
+        except OSError:
+            continue
+        text = "".join("*%s\n%sCOMMIT\n" % (table, "".join(":%s ACCEPT [0:0]\n" % chain
+                                                          for chain in _LEGACY_CHAINS[table])) for table in tables)
+        if text:
+            Here.run(None, [restore], input=text)
+
+
+_LEGACY_CHAINS = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"), "security": ("INPUT", "FORWARD", "OUTPUT"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"), "raw": ("PREROUTING", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+}
+
+
+def pings_here(peer_netns: str, own: dict[str, str], other: dict[str, str]) -> dict[str, bool]:
+    """pings() seen from inside the node: ``own`` and ``other`` map each family to the
+    node's and the peer's address."""
+    processes = {}
+    for family in ("ipv4", "ipv6"):
+        base = ["ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1"]
+        processes["%s from" % family] = subprocess.Popen(
+            ["ip", "netns", "exec", peer_netns, *base, own[family]], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        processes["%s to" % family] = subprocess.Popen([*base, other[family]], stdout=subprocess.DEVNULL,
+                                                       stderr=subprocess.DEVNULL)
+    return {key: process.wait(timeout=30) == 0 for key, process in processes.items()}
+
+
+def case_here(case: dict) -> dict:
+    """One differential case inside this node: the ruleset loaded on an empty firewall,
+    pings and nlm_icmp_allow_info's logic before, nlm_icmp_allow present, pings and
+    info after, absent, and the whole ruleset before and after."""
+    sys.path.insert(0, str(COLLECTIONS))
+    from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
+
+    def module(kind, **params):
+        spec = _icmp_allow.ALLOW_ARGUMENT_SPEC if kind is _icmp_allow.IcmpAllow else _icmp_allow.COMMON_ARGUMENT_SPEC
+        fake = DirectModule(spec, dict(params, interfaces=["antrea-gw0"]))
+        try:
+            return kind(fake).run()
+        except _icmp_allow.NlmError as error:
+            return {"failed": True, "msg": error.message, "stderr": error.stderr}
+
+    reset_here()
+    load(Here, None, case["ruleset"])
+    seen = {"snapshot before": snapshot(Here, None)}
+    seen["pings before"] = pings_here(case["peer_netns"], case["own"], case["other"])
+    seen["info before"] = module(_icmp_allow.IcmpAllowInfo)
+    seen["present"] = module(_icmp_allow.IcmpAllow, persist=False)
+    seen["pings present"] = pings_here(case["peer_netns"], case["own"], case["other"])
+    seen["info present"] = module(_icmp_allow.IcmpAllowInfo)
+    seen["absent"] = module(_icmp_allow.IcmpAllow, state="absent", persist=False)
+    seen["snapshot absent"] = snapshot(Here, None)
+    return seen
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["case"]:
+        sys.exit("usage: nlmrules.py case < case.json (inside a lab node)")
+    json.dump(case_here(json.load(sys.stdin)), sys.stdout)

@@ -321,20 +321,11 @@ class IcmpAllow(object):
         expected = (expected_rules(family, params["interfaces"], params["roles"])
                     if params["state"] == "present" else [])
         rulesets = firewall.rulesets(family)
-        tables = firewall.tables(family, rulesets, comment)
-        needed = needed_filters(firewall, tables, family, expected)
-        packets = {rule: firewall.packet(rule) for rule in expected}
+        needed = needed_filters(firewall, firewall.tables(family, rulesets, comment), family, expected)
+        plans = self._plans(firewall, family, rulesets, expected, needed)
         now = OrderedDict(rulesets)
-        for name in _flavours(params):
+        for name, tx in plans.items():
             backend = firewall.backends[name]
-            request = Request(params["state"], params["interfaces"], expected, params["chain_mode"],
-                              params["placement"], params["enforce_order"], comment, needed[name], packets)
-            if needed[name] and not backend.installed(family):
-                raise NlmError("%s filters would drop the %s probes, and %s cannot change them: install its "
-                               "commands (the iptables or nftables package)" % (name, family, name))
-            if not backend.installed(family):
-                continue
-            tx = backend.plan(rulesets[name], family, request)
             # The transaction is atomic and the namespace lock keeps other runs of this
             # module out, so once it is committed the owned rules are those of the plan;
             # reading the ruleset again would cost a save of every foreign rule.
@@ -354,6 +345,42 @@ class IcmpAllow(object):
             outcome["present"].extend(present)
         outcome["paths"] = self._paths(firewall, family, now, expected)
         return now
+
+    def _plans(self, firewall, family, rulesets, expected, needed):
+        """{backend name: transaction} for the flavours allowed. An accept placed early
+        on the path can make a later filter drop what it accepted before (a mark or a
+        connection mark that the skipped rules would have set): the plan is judged
+        with its own rules, every filter that would then drop a probe is added to
+        those that need a rule, and the plan is made again until none is left."""
+        params = self.params
+        comment = params["comment"]
+        packets = {rule: firewall.packet(rule) for rule in expected}
+        allowed = [name for name in _flavours(params) if firewall.backends[name].installed(family)]
+        for name in _flavours(params):
+            if name not in allowed and needed[name]:
+                raise NlmError("%s filters would drop the %s probes, and %s cannot change them: install its "
+                               "commands (the iptables or nftables package)" % (name, family, name))
+        while True:
+            plans = OrderedDict()
+            for name in allowed:
+                request = Request(params["state"], params["interfaces"], expected, params["chain_mode"],
+                                  params["placement"], params["enforce_order"], comment, needed[name], packets)
+                plans[name] = firewall.backends[name].plan(rulesets[name], family, request)
+            planned = OrderedDict(rulesets)
+            planned.update((name, tx.table) for name, tx in plans.items())
+            tables = firewall.tables(family, planned, comment)
+            more = False
+            for rule in expected:
+                judgement = _path.judge(_path.filters(tables, family, rule.direction), packets[rule])
+                for walked in judgement.walks:
+                    chain = walked.chain
+                    key = (chain.table.label, chain.name, rule)
+                    flavour = chain.table.flavour
+                    if flavour in allowed and not walked.certain(_path.ACCEPT) and key not in needed[flavour]:
+                        needed[flavour].add(key)
+                        more = True
+            if not more:
+                return plans
 
     def _paths(self, firewall, family, rulesets, expected):
         """The verdict each expected rule's packet meets after the run, and warnings
