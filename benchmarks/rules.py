@@ -7,7 +7,10 @@ through the lab inventory (netns connection): a first run that adds the rules, t
 idempotent rerun. Each repeat runs ours and theirs back to back, in alternating order,
 with each number of foreign rules, so that all of them see the same machine load.
 nlm_icmp_allow uses chain_mode direct, so that both playbooks end with the same 8 rules
-at the top of INPUT/OUTPUT; the benchmark checks that they do.
+at the top of INPUT/OUTPUT; the benchmark checks that they do. A third lab (iptables-nft)
+spreads the foreign rules a third each over iptables-legacy, iptables-nft and a native
+nftables table: every flavour is read on every run, and a host that has them all must
+not cost more.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ BACKENDS = ("iptables-nft", "iptables-legacy")
 SMOKE_BACKENDS = ("iptables-nft",)
 FOREIGN_RULES = (0, 10000)
 SMOKE_FOREIGN_RULES = (0, 100)
+# Spread: the foreign rules a third each in iptables-legacy, iptables-nft and a native
+# nftables table, on a lab of its own (legacy tables cannot be removed once there).
+SPREAD_BACKEND = "iptables-nft"
 CUSTOM_CHAINS = 20
 INTERFACE = "antrea-gw0"
 TAG = "nodelatency.monitor"
@@ -96,6 +102,34 @@ def seed(rules_lab, node, count: int) -> dict[str, str]:
     return baseline
 
 
+def native_foreign_rules(count: int) -> str:
+    """nft -f text that (re)creates a native table with count rules unrelated to ICMP
+    echo, IPv4 and IPv6, in an input base chain that accepts and a chain of its own."""
+    lines = ["table inet bench {}", "delete table inet bench", "table inet bench {", "\tchain input {",
+             "\t\ttype filter hook input priority 10; policy accept;", "\t\tmeta l4proto tcp jump ports"]
+    chain = ["\tchain ports {"]
+    for number in range(count):
+        port = 1024 + number % 60000
+        if number % 2:
+            rule = "ip6 saddr 2001:db8:fe::%x tcp dport %d accept" % (number + 1, port)
+        else:
+            rule = "ip saddr 198.18.%d.%d udp dport %d drop" % (192 + number // 250 % 64, 1 + number % 250, port)
+        (chain if number % 5 == 4 else lines).append("\t\t" + rule)
+    return "\n".join(lines + ["\t}"] + chain + ["\t}", "}"]) + "\n"
+
+
+def seed_spread(rules_lab, node, count: int) -> dict[str, str]:
+    """The lab's firewall (iptables-nft) plus count foreign rules per family spread over
+    iptables-legacy, iptables-nft and a native table; the iptables-nft rulesets are
+    returned for restore(), the only flavour a run changes."""
+    share = count // 3
+    for family in SAVE_COMMANDS:
+        legacy = "%s-legacy-restore" % ("iptables" if family == "ipv4" else "ip6tables")
+        rules_lab.run(node, [legacy], input=foreign_rules(family, share))
+    rules_lab.run(node, ["nft", "-f", "-"], input=native_foreign_rules(2 * (count - 2 * share)))
+    return seed(rules_lab, node, share)
+
+
 def restore(rules_lab, node, baseline: dict[str, str]) -> None:
     for family, saved in baseline.items():
         rules_lab.run(node, [RESTORE_COMMANDS[family]], input=saved)
@@ -108,17 +142,23 @@ def owned_rules(rules_lab, node) -> list[str]:
                   if line.startswith("-A ") and TAG in line)
 
 
-def measure_backend(backend: str, foreign_counts, repeats: int, books: dict[str, Path]) -> tuple[dict, dict]:
+def measure_backend(backend: str, foreign_counts, repeats: int, books: dict[str, Path],
+                    spread: bool = False) -> tuple[dict, dict]:
     """On one backend: ({(foreign, tool, phase): {"seconds": [...], "changed": [...]}}, {(foreign, tool): [rules left, ...]})."""
     timings, rules_left = {}, {}
-    with harness.lab("br", nodes=1, firewall=backend) as rules_lab:
+    with harness.lab("bs" if spread else "br", nodes=1, firewall=backend) as rules_lab:
         node = rules_lab.nodes[0]
-        baselines = dict((foreign, seed(rules_lab, node, foreign)) for foreign in foreign_counts)
+        if not spread:
+            baselines = dict((foreign, seed(rules_lab, node, foreign)) for foreign in foreign_counts)
         for repeat in range(repeats):
-            harness.progress("rules: %s, repeat %d of %d" % (backend, repeat + 1, repeats))
+            harness.progress("rules: %s%s, repeat %d of %d" % (backend, ", spread" if spread else "", repeat + 1,
+                                                              repeats))
             # Every foreign-rule count and both tools in each repeat, so that the load of
             # the moment weighs on all of them and the 10,000/0 ratios are side by side too.
             for foreign in foreign_counts:
+                if spread:
+                    # the three flavours are seeded anew for each count: a restore covers one
+                    baselines = {foreign: seed_spread(rules_lab, node, foreign)}
                 for tool in ((OURS, THEIRS) if repeat % 2 == 0 else (THEIRS, OURS)):
                     restore(rules_lab, node, baselines[foreign])
                     for phase in PHASES:
@@ -137,9 +177,10 @@ def rows(repeats: int, smoke: bool) -> list[harness.Row]:
     result = []
     with tempfile.TemporaryDirectory(prefix="nlm-bench-rules-") as directory:
         books = playbooks(Path(directory))
-        for backend in SMOKE_BACKENDS if smoke else BACKENDS:
-            timings, rules_left = measure_backend(backend, foreign_counts, repeats, books)
-            short = backend.split("-", 1)[1]
+        runs = [(backend, False) for backend in (SMOKE_BACKENDS if smoke else BACKENDS)] + [(SPREAD_BACKEND, True)]
+        for backend, spread in runs:
+            timings, rules_left = measure_backend(backend, foreign_counts, repeats, books, spread)
+            short = backend.split("-", 1)[1] + (" spread over legacy, nft and native" if spread else "")
             medians = dict((key, median(timing["seconds"])) for key, timing in timings.items())
             for foreign in foreign_counts:
                 for phase in PHASES:
@@ -149,6 +190,7 @@ def rows(repeats: int, smoke: bool) -> list[harness.Row]:
                         ours=ours, peer=theirs, unit="s", peer_name=peer_name,
                         goal="ratio <= %g" % SPEED_GOAL, met=ours / theirs <= SPEED_GOAL,
                         details={"backend": backend, "foreign_rules_per_family": foreign, "chain_mode": "direct",
+                                 "spread_over_flavours": spread,
                                  "ours_seconds": timings[(foreign, OURS, phase)]["seconds"],
                                  "theirs_seconds": timings[(foreign, THEIRS, phase)]["seconds"],
                                  "ours_changed_tasks": timings[(foreign, OURS, phase)]["changed"],

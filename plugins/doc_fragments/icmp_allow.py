@@ -14,8 +14,9 @@ options:
       - Interfaces the ICMP echo rules are scoped to, usually C(antrea-gw0), or the transport
         interface in C(networkPolicyOnly) traffic mode.
       - Names are validated as the Linux kernel does (1 to 15 characters, no C(/), C(:) or whitespace,
-        not C(.) or C(..)); quotes and backslashes are refused as well. A trailing C(+) is the iptables
-        wildcard (C(eth+) matches every interface starting with C(eth)).
+        not C(.) or C(..)); quotes and backslashes are refused as well, and so are patterns (a trailing
+        C(+) or a C(*), which firewalls read as wildcards; a lone C(+) would allow echo on every
+        interface). Name each interface exactly.
       - Owned rules of interfaces not listed here are left alone, so one task per interface works.
     type: list
     elements: str
@@ -38,25 +39,28 @@ options:
     default: [ipv4, ipv6]
   backend:
     description:
-      - Firewall backend. V(auto) uses every backend that filters, because an accept in one of them
-        does not override a drop in another at the same hook - the iptables variant the C(iptables)
-        command uses when its filter table holds rules, user chains or a non-ACCEPT policy, and native
-        nftables when a base chain on the input or output hook would drop the echo traffic (drop policy,
-        or a drop or reject rule that may match it) or holds an owned rule. When neither does, the
-        iptables variant.
-      - V(iptables-nft) and V(iptables-legacy) need C(iptables-nft-save)/C(iptables-nft-restore) or
-        C(iptables-legacy-save)/C(iptables-legacy-restore), and their C(ip6tables) counterparts for IPv6.
-      - V(nftables) needs C(nft). Its rules go into the native base chains themselves (tables that
-        iptables-nft manages are left to the iptables backends).
+      - Which firewall flavours get the rules. Every flavour is always read, since a probe passes every
+        base chain at its hooks, whoever wrote it, and a drop in any of them drops it (see
+        U(https://github.com/nodelatency/monitor/blob/main/docs/path.md)).
+      - V(auto) puts the rules into every filter on the probe's path that would otherwise not accept
+        it - iptables-legacy and iptables-nft tables (raw, mangle, filter, security) and native nftables
+        base chains alike - and nowhere else.
+      - V(iptables-nft), V(iptables-legacy) or V(nftables) puts them only into that flavour's filters, and
+        warns, naming the rule, when a filter of another flavour still drops the probes.
+      - The iptables flavours need C(iptables-nft-save)/C(iptables-nft-restore) or
+        C(iptables-legacy-save)/C(iptables-legacy-restore), and their C(ip6tables) counterparts for IPv6;
+        native nftables needs C(nft). Legacy tables are read when the kernel lists one in the network
+        namespace (C(/proc/net/ip_tables_names)); a table C(iptables-nft-save) calls incompatible is read
+        with C(nft) as a native one.
     type: str
     choices: [auto, iptables-legacy, iptables-nft, nftables]
     default: auto
   comment:
     description:
       - The ownership tag, written as the rules' C(-m comment) (iptables) or C(comment) (nftables).
-        Rules in C(INPUT)/C(OUTPUT) carrying it, every rule in the C(NLM-INPUT)/C(NLM-OUTPUT) chains,
-        every jump into them and every rule of a native nftables table carrying it belong to this module;
-        nothing else is ever changed.
+        Rules in the built-in chains carrying it, every rule in the C(NLM-INPUT), C(NLM-OUTPUT),
+        C(NLM-PREROUTING) and C(NLM-POSTROUTING) chains of any iptables table, every jump into them and
+        every rule of a native nftables table carrying it belong to this module; nothing else is ever changed.
       - "Letters, digits, spaces and C(. _ : / = + , @ -), starting with a letter or digit, at most 255 characters."
     type: str
     default: nodelatency.monitor

@@ -24,6 +24,7 @@ packet. A backend class (_iptables.py, _nftables.py) has a ``name`` and these me
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import json
 import os
 import socket
@@ -199,7 +200,7 @@ def local_addresses(module, commands):
         for address in link.get("addr_info", []):
             family = {"inet": "ipv4", "inet6": "ipv6"}.get(address.get("family"))
             if family and address.get("scope") == "global" and address.get("local"):
-                per_family[family].append(_path.ipaddress.ip_address(address["local"]))
+                per_family[family].append(ipaddress.ip_address(address["local"]))
     return found
 
 
@@ -251,6 +252,14 @@ def describe_drop(judgement):
     return _path.describe_witness(judgement.witness)
 
 
+def one_line(dropped_by):
+    """A dropped_by entry as one line: flavour, table, chain, position and rule."""
+    if dropped_by is None:
+        return None
+    return "%s %s %s%s: %s" % (dropped_by["flavour"], dropped_by["table"], dropped_by["chain"],
+                               " #%d" % dropped_by["position"] if dropped_by["position"] else "", dropped_by["rule"])
+
+
 def needed_filters(firewall, tables, family, rules):
     """{flavour: {(table label, chain, AllowRule)}}: the filters that, without the owned
     rules, would not certainly accept each rule's packet."""
@@ -294,35 +303,54 @@ class IcmpAllow(object):
         before, after = {}, {}
         file_diffs = []
         result = {"changed": False, "rules": {}, "persisted": []}
-        used = set()
         # check mode only reads, so it need not wait for other runs. The rulesets are
         # read under the lock: what the plan is made of is what it changes.
         with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
             firewall = Firewall(self.module, params["wait"])
             firewall.prefetch(self.families)
+            # every family is planned, and the boot files found, before anything changes
+            plans = OrderedDict((family, self._plan_family(firewall, family)) for family in self.families)
+            used = self._used(firewall, plans)
+            boot_files = self._boot_files(used)
             planned = {}
-            for family in self.families:
+            for family, (rulesets, family_plans, expected) in plans.items():
                 outcome = result["rules"][family] = {"added": [], "removed": [], "present": [], "transaction": "",
                                                      "paths": []}
-                planned[family] = self._family(firewall, family, outcome, before.setdefault(family, []),
-                                               after.setdefault(family, []), used)
-            self._persist_all(firewall, planned, used, result, file_diffs)
+                planned[family] = self._apply_family(firewall, family, rulesets, family_plans, expected, outcome,
+                                                     before.setdefault(family, []), after.setdefault(family, []))
+            result["changed"] = any(outcome["transaction"] for outcome in result["rules"].values())
+            self._persist_all(firewall, planned, used, boot_files, result, file_diffs)
         result["backend"] = "+".join(name for name in BACKEND_CLASSES if name in used)
         if self.module._diff:
             result["diff"] = [{"before_header": "owned rules", "after_header": "owned rules",
                                "before": _diff_text(before), "after": _diff_text(after)}] + file_diffs
         return result
 
-    def _family(self, firewall, family, outcome, before, after, used):
-        """Plan and (outside check mode) apply one family on every flavour allowed;
-        returns {backend name: ruleset after the run} (predicted in check mode)."""
+    def _used(self, firewall, plans):
+        """The flavours that hold owned rules before or after the plans."""
+        comment = self.params["comment"]
+        used = set()
+        for family, (rulesets, family_plans, _expected) in plans.items():
+            for name, tx in family_plans.items():
+                backend = firewall.backends[name]
+                if backend.owned_lines(rulesets[name], family, comment) or backend.owned_lines(tx.table, family,
+                                                                                             comment):
+                    used.add(name)
+        return used
+
+    def _plan_family(self, firewall, family):
+        """(rulesets, {backend name: transaction}, expected rules) of one family."""
         params = self.params
-        comment = params["comment"]
         expected = (expected_rules(family, params["interfaces"], params["roles"])
                     if params["state"] == "present" else [])
         rulesets = firewall.rulesets(family)
-        needed = needed_filters(firewall, firewall.tables(family, rulesets, comment), family, expected)
-        plans = self._plans(firewall, family, rulesets, expected, needed)
+        needed = needed_filters(firewall, firewall.tables(family, rulesets, params["comment"]), family, expected)
+        return rulesets, self._plans(firewall, family, rulesets, expected, needed), expected
+
+    def _apply_family(self, firewall, family, rulesets, plans, expected, outcome, before, after):
+        """Apply (outside check mode) one family's plans; returns {backend name: ruleset
+        after the run} (predicted in check mode)."""
+        comment = self.params["comment"]
         now = OrderedDict(rulesets)
         for name, tx in plans.items():
             backend = firewall.backends[name]
@@ -334,11 +362,8 @@ class IcmpAllow(object):
                 if not self.module.check_mode:
                     backend.apply(family, tx)
                 outcome["transaction"] += tx.restore_input()
-            previous = backend.owned_lines(rulesets[name], family, comment)
             present = backend.owned_lines(tx.table, family, comment)
-            if previous or present:
-                used.add(name)
-            before.extend(previous)
+            before.extend(backend.owned_lines(rulesets[name], family, comment))
             after.extend(present)
             outcome["added"].extend(tx.added)
             outcome["removed"].extend(tx.removed)
@@ -404,19 +429,21 @@ class IcmpAllow(object):
                         and dropped_by["flavour"] != self.params["backend"] else ""))
         return paths
 
-    def _persist_all(self, firewall, planned, used, result, file_diffs):
-        if any(outcome["transaction"] for outcome in result["rules"].values()):
-            result["changed"] = True
+    def _boot_files(self, used):
+        """{"nftables" or "iptables": [(path, family or None)]}: the boot files to keep in
+        step with the flavours used. Found before anything changes, so that persist true
+        without any fails cleanly."""
         mode = persist_mode(self.params["persist"])
         if mode is False:
-            return
-        comment = self.params["comment"]
+            return {}
+        candidates = OrderedDict()
         iptables_used = [name for name in IPTABLES_BACKENDS if name in used]
-        candidates = {}
+        if iptables_used:
+            candidates["+".join(iptables_used)] = [(path, family) for family in self.families
+                                                   for path in IPTABLES_FILES[family]]
         if NftablesBackend.name in used:
             candidates[NftablesBackend.name] = [(path, None) for path in NFTABLES_FILES]
-        if iptables_used:
-            candidates["iptables"] = [(path, family) for family in self.families for path in IPTABLES_FILES[family]]
+        files = OrderedDict()
         for key, paths in candidates.items():
             in_use = existing([path for path, _family in paths])
             if mode is True and not in_use:
@@ -424,23 +451,28 @@ class IcmpAllow(object):
                                "install and enable the service that restores them (netfilter-persistent, "
                                "iptables-services or nftables), or set persist to auto or false"
                                % (", ".join(path for path, _family in paths), key))
+            files[key] = [(path, family) for path, family in paths if path in in_use]
+        return files
+
+    def _persist_all(self, firewall, planned, used, boot_files, result, file_diffs):
+        """Bring the boot files in step with the live rules after the run."""
+        comment = self.params["comment"]
+        for key, paths in boot_files.items():
             if key == NftablesBackend.name:
                 backend = firewall.backends[key]
                 # the untouched family's live rules are in any ruleset read
                 any_family = next(iter(planned.values()))
                 live = {family: planned.get(family, any_family)[key] for family in FAMILIES}
-                for path in in_use:
+                for path, _family in paths:
                     self._persist(path, read_boot_file(path),
                                   lambda old: merge_nftables(old, boot_commands(live, comment), comment),
                                   backend.check_boot_file, result, file_diffs)
                 continue
-            if not in_use:
+            if not paths:
                 continue
-            flavour = self._boot_flavour(iptables_used)
+            flavour = self._boot_flavour([name for name in IPTABLES_BACKENDS if name in used])
             backend = firewall.backends[flavour]
             for path, family in paths:
-                if path not in in_use:
-                    continue
                 owned = backend.owned_lines(planned[family][flavour], family, comment)
                 self._persist(path, read_boot_file(path),
                               lambda old, owned=owned, path=path: merge_iptables(old, owned, comment, path),
@@ -540,7 +572,7 @@ class IcmpAllowInfo(object):
             "interface": rule.interface, "direction": rule.direction, "message": rule.message,
             "role": rule.role, "icmp_type": rule.icmp_type,
             "verdict": judgement.verdict, "effective": judgement.verdict == _path.ACCEPT,
-            "dropped_by": dropped_by, "shadowed_by": dropped_by["rule"] if dropped_by else None,
+            "dropped_by": dropped_by, "shadowed_by": one_line(dropped_by),
             "needed": any(entry["needs_rule"] for entry in filters),
             "present": all(entry["present"] for entry in filters if entry["needs_rule"]),
             "copies": sum(entry["copies"] for entry in filters),

@@ -16,6 +16,7 @@ pure function of the saved text and can be unit-tested on captured output.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict, namedtuple
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
@@ -25,7 +26,6 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules im
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_model import (
     BUILTIN_HOOKS,
     PROTOCOLS,
-    compile_spec,
     model_table,
     tokens,
 )
@@ -498,6 +498,15 @@ def variant_of_version(text):
     return None
 
 
+def _tables_with_chains(text):
+    """(family, table) of every chain in ``nft -j list chains`` output."""
+    try:
+        items = json.loads(text).get("nftables", [])
+    except ValueError as error:
+        raise NlmError("nft -j printed something that is not JSON (%s)" % error)
+    return [(item["chain"]["family"], item["chain"]["table"]) for item in items if "chain" in item]
+
+
 def _read_names(path):
     try:
         with open(path) as handle:
@@ -580,6 +589,29 @@ class IptablesNftBackend(IptablesBackend):
     name = "iptables-nft"
     variant = "nft"
 
+    def __init__(self, module, wait=0, commands=None):
+        super(IptablesNftBackend, self).__init__(module, wait, commands)
+        self._nft = module.get_bin_path("nft")
+
+    def _reads(self, family):
+        """Its tables are read whenever its commands are there. Without them, a table nft
+        lists under an iptables name in the family's nftables family may be one of its
+        own, which nothing else can read: the run stops."""
+        if self.installed(family):
+            return True
+        if self._nft is None:
+            return False
+        listing = self._commands.read([self._nft, "-j", "list", "chains"])
+        wanted = _path.TABLE_FAMILY_OF[family]
+        names = sorted({table for table_family, table in _tables_with_chains(listing)
+                        if table_family == wanted and table in BUILTIN_HOOKS})
+        if names:
+            error = self._missing(family)
+            error.message += "; nftables holds %s tables named %s, which may be iptables-nft's" % (
+                wanted, ", ".join(names))
+            raise error
+        return False
+
     def notes(self, family):
         """(legacy tables present, [incompatible table names]) from what the last save said."""
         if not self._reads(family):
@@ -605,10 +637,10 @@ class IptablesLegacyBackend(IptablesBackend):
         if not self.loaded(family):
             return False
         if not self.installed(family):
-            raise NlmError("the kernel holds %s tables (%s) in this network namespace, but %s is not "
-                           "installed, so they cannot be read: install it (the iptables package)"
-                           % (self.name, ", ".join(_read_names(self.names_files[family])),
-                              "%s-legacy-save" % _COMMAND_PREFIX[family]))
+            error = self._missing(family)
+            error.message += ("; the kernel holds %s tables (%s) in this network namespace, which only it can read"
+                              % (self.name, ", ".join(_read_names(self.names_files[family]))))
+            raise error
         return True
 
 

@@ -144,7 +144,8 @@ def _addrtype(side, value):
 
     def check(packet, base, state):
         _addresses, remote = packet.addresses(side)
-        own = {"UNICAST"} if remote else {"UNICAST", "LOCAL"}
+        # the kernel types this node's own addresses LOCAL only, never UNICAST
+        own = {"UNICAST"} if remote else {"LOCAL"}
         return bool(types & own)
     return check
 

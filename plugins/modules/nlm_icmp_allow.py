@@ -13,23 +13,25 @@ description:
   - Ensures the firewall rules that let ICMP echo requests and replies through the given interfaces
     (for example C(antrea-gw0)), for IPv4 and IPv6, so that inter-node latency monitoring such as
     Antrea's NodeLatencyMonitor measures something on hosts whose firewall drops ICMP.
-  - On iptables, presence is judged from normalised C(iptables-save)/C(ip6tables-save) output, never with
-    C(iptables -C). Changes are one C(iptables-restore --noflush) transaction per family, so a failure
-    leaves that family's ruleset as it was.
-  - On native nftables, an accept in one table does not override a drop in another, so the rules go into
-    every base chain on the input and output hooks that would drop the echo traffic (drop policy, or a
-    drop or reject rule that may match it), tagged with O(comment). State is read with
-    C(nft -j list ruleset); changes are one C(nft -f -) transaction per family of C(insert rule),
-    C(add rule ... position) and C(delete rule ... handle) commands. Tables iptables-nft manages are left
-    to the iptables backends. See O(backend) for which backends V(auto) uses.
+  - A probe passes every base chain at its hooks (prerouting and input in, output and postrouting out),
+    in iptables-legacy, iptables-nft and native nftables alike, and a drop in any of them drops it. The
+    module reads every flavour, judges each probe packet's path through all of them (following jumps,
+    gotos, returns, verdict maps, marks and connection state) and puts an owned allow rule into every
+    filter that would otherwise not accept the packet, and nowhere else. See
+    U(https://github.com/nodelatency/monitor/blob/main/docs/path.md).
+  - iptables state is read from the C(*-save) output of each flavour, never with C(iptables -C); changes
+    are one C(iptables-restore --noflush) transaction per flavour and family. Native nftables tables are
+    read and changed with C(nft -j) (one JSON transaction per family). A failed transaction leaves its
+    ruleset as it was.
   - When firewalld runs in the network namespace the module fails with a message that says how to let
     ICMP echo through with firewalld itself; it never changes firewalld's tables behind its back.
-  - Rules the module does not own are never removed, reordered or rewritten. Missing rules and jumps go
-    to the top of C(INPUT)/C(OUTPUT) by default, so they work even in front of a terminal C(REJECT).
-  - State V(present) leaves exactly one copy of each requested rule for the listed interfaces and
-    families and removes owned rules of those interfaces that were not requested (other roles, the other
-    chain mode, duplicates). State V(absent) removes all owned rules of the listed interfaces, and the
-    owned chains and jumps once no owned rule is left in them.
+  - Rules the module does not own are never removed, reordered or rewritten, and no table or chain is
+    created where nothing filters.
+  - State V(present) leaves exactly one copy of each requested rule in every filter that needs it and
+    removes owned rules of those interfaces that are not needed (other roles, the other chain mode,
+    duplicates, filters that no longer drop). State V(absent) removes all owned rules of the listed
+    interfaces, and the owned chains and jumps once no owned rule is left in them, which restores every
+    flavour's ruleset to what it was before V(present).
   - Runs on one network namespace are serialised with a lock file in C(/run/lock), so concurrent runs
     do not add the same rule twice.
 author:
@@ -56,32 +58,28 @@ options:
     default: present
   chain_mode:
     description:
-      - V(dedicated) puts the rules into the chains C(NLM-INPUT)/C(NLM-OUTPUT), reached by one jump each
-        from C(INPUT)/C(OUTPUT) that only ICMP (ICMPv6) packets take.
-      - V(direct) puts the rules into C(INPUT)/C(OUTPUT) themselves.
+      - V(dedicated) puts the rules of each iptables table that needs them into C(NLM-<CHAIN>) of that table
+        (C(NLM-INPUT), C(NLM-OUTPUT), C(NLM-PREROUTING), C(NLM-POSTROUTING)), reached by one jump from the
+        built-in chain that only ICMP (ICMPv6) packets take.
+      - V(direct) puts the rules into the built-in chains themselves.
       - iptables only; on nftables the rules always sit in the base chains, where they take effect.
     type: str
     choices: [dedicated, direct]
     default: dedicated
   placement:
     description:
-      - Where a missing rule (V(direct)) or jump (V(dedicated)) goes in C(INPUT)/C(OUTPUT).
-      - V(insert) puts it at the top; V(append) at the end, where a terminal C(DROP)/C(REJECT) rule may
-        shadow it (see O(enforce_order)).
-      - On nftables, V(insert) puts a missing rule at the top of each base chain; V(append) puts it just
-        before the first rule of the chain that may drop or reject its traffic, or at the end when there
-        is none, so it takes effect either way.
+      - Where a missing rule (V(direct), nftables) or jump (V(dedicated)) goes in its built-in or base chain.
+      - V(insert) puts it at the top. V(append) puts it just before the first rule at which the probe may
+        meet another verdict than accept (a drop, a reject, a jump into a chain that may drop, a queue, a
+        return to a drop policy), or at the end when there is none, so it takes effect either way.
     type: str
     choices: [insert, append]
     default: insert
   enforce_order:
     description:
       - V(false) (default) is satisfied when the rules are present, wherever they are.
-      - V(true) also moves an owned rule or jump to the top of its chain when an earlier C(DROP) or
-        C(REJECT) rule matches the same traffic, and appends with O(placement=append) only where nothing
-        drops the traffic first.
-      - Only rules whose every match is understood (interface, protocol, ICMP type, comment) count as
-        matching; see M(nodelatency.monitor.nlm_icmp_allow_info) for the limits.
+      - V(true) also moves an owned rule or jump whose probe its chain would not accept (an earlier rule
+        drops it or may) to where O(placement) puts a missing one.
     type: bool
     default: false
   persist:
@@ -95,8 +93,9 @@ options:
       - V(auto) keeps the rules in every such file that exists for the backends used, and does nothing
         where none exists. V(true) does the same, but fails before changing anything when a backend used
         has none of its files. V(false) never touches them.
-      - In iptables files the owned lines go into the C(*filter) section (owned chain declarations after
-        the others, rules and jumps on top of C(INPUT)/C(OUTPUT), the owned chains' rules at its end); in
+      - In iptables files the owned lines go into the section of their table (owned chain declarations
+        after the others, rules and jumps on top of the built-in chains, the owned chains' rules at its
+        end); only the rules of the flavour the node's C(iptables-restore) is are kept there. In
         the nftables configuration they are one marked block at the end of the file, of C(insert rule)
         commands that put them on top of the base chains the file defines. Every other line stays as
         it was. The new content is checked with C(iptables-restore --test) or C(nft -c -f -) before it is
@@ -153,7 +152,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 backend:
-  description: The firewall backends used, joined by C(+) when O(backend=auto) found more than one filtering.
+  description: The firewall flavours that hold owned rules before or after the run, joined by C(+); empty when none does.
   returned: success
   type: str
   sample: iptables-nft+nftables
@@ -176,7 +175,9 @@ rules:
       type: dict
       contains:
         added:
-          description: Rules and jumps added (moved ones are in neither list).
+          description:
+            - Rules and jumps added (moved ones are in neither list). Lines of iptables tables other than
+              C(filter) start with C(-t <table>).
           type: list
           elements: str
           sample: ['-A NLM-INPUT -i antrea-gw0 -p icmp -m icmp --icmp-type 8 -m comment --comment "nodelatency.monitor" -j ACCEPT']
@@ -192,10 +193,18 @@ rules:
           sample: [':NLM-INPUT -', '-A INPUT -p icmp -m comment --comment "nodelatency.monitor" -j NLM-INPUT']
         transaction:
           description:
-            - The C(iptables-restore --noflush) input, then the C(nft -f -) input, that were (or in check mode,
-              would be) applied; empty when nothing changed.
+            - The C(iptables-restore --noflush) input of each iptables flavour, then the nft commands, that
+              were (or in check mode, would be) applied; empty when nothing changed.
           type: str
           sample: "*filter\n:NLM-INPUT - [0:0]\n-A NLM-INPUT -i antrea-gw0 ...\nCOMMIT\n"
+        paths:
+          description:
+            - Per requested rule, the verdict its probe packet meets on its whole path after the run
+              (predicted in check mode), and the rule that drops it when it does not pass.
+          type: list
+          elements: dict
+          sample:
+            - {interface: antrea-gw0, direction: in, message: echo-request, verdict: accept, dropped_by: null}
 """
 
 from ansible.module_utils.basic import AnsibleModule

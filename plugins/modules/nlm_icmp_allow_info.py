@@ -11,23 +11,15 @@ short_description: Report whether ICMP echo is allowed on the given interfaces, 
 version_added: 0.1.0
 description:
   - For each ICMP echo rule that M(nodelatency.monitor.nlm_icmp_allow) would ensure with the same
-    options, reports whether it is present, in which chain and at which position, how many copies there
-    are, and whether the traffic it is about gets through (RV(icmp_allow.ipv4.rules[].effective)).
+    options, follows its probe packet through every filter on its path - every base chain at its hooks
+    (prerouting and input in, output and postrouting out) of iptables-legacy, iptables-nft and native
+    nftables, in priority order, following jumps, gotos, returns, verdict maps, marks and connection
+    state - and reports the verdict it meets, the rule that drops it, and for each filter whether it
+    needs an owned rule and holds one.
   - Never changes anything.
-  - A rule is not effective when a C(DROP) or C(REJECT) rule earlier on its path matches the same
-    traffic (in C(INPUT)/C(OUTPUT) before the rule or the jump to C(NLM-INPUT)/C(NLM-OUTPUT), or in the
-    owned chain before the rule), or when nothing accepts the traffic and the chain policy drops it (for
-    example a rule in C(NLM-INPUT) without a jump to it). The blocking rule or policy is returned as
-    RV(icmp_allow.ipv4.rules[].shadowed_by).
-  - On native nftables (see O(backend)) there is one entry per expected rule and per base chain on its
-    hook that would drop its traffic (RV(icmp_allow.ipv4.base_chains)); the rule is not effective when an
-    earlier drop or reject rule of that chain matches the same traffic, or when it is missing and the
-    chain policy drops.
-  - The judgement is best effort. Only rules whose every match is understood (interface, including the
-    C(+) wildcard, protocol, ICMP type, comment; on nftables also C(meta l4proto), C(meta nfproto),
-    C(ip protocol), C(ip6 nexthdr), anonymous sets of those) are taken to match; rules with address,
-    conntrack, named set, mark or other matches are assumed not to match. Jumps into other chains are not
-    followed, and the C(raw)/C(mangle) tables are not looked at.
+  - A match the model cannot decide (a rate limit, an owner, an address of the peer, ...) is followed both
+    ways; a path that may drop the packet has the verdict V(unknown) and names the first rule that may
+    drop it. See U(https://github.com/nodelatency/monitor/blob/main/docs/path.md) for what is understood.
 author:
   - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:
@@ -53,19 +45,19 @@ EXAMPLES = r"""
 - name: Fail when ICMP echo would still be dropped
   ansible.builtin.assert:
     that: icmp.icmp_allow.all_effective
-    fail_msg: "{{ icmp.icmp_allow.ipv4.rules | rejectattr('effective') | map(attribute='shadowed_by') | list }}"
+    fail_msg: "{{ icmp.icmp_allow.ipv4.rules | rejectattr('effective') | map(attribute='dropped_by') | list }}"
 """
 
 RETURN = r"""
 icmp_allow:
-  description: What is present and effective, per IP family.
+  description: What each probe packet meets on its path, per IP family.
   returned: success
   type: dict
   contains:
     backend:
-      description: The firewall backends read, joined by C(+) (see O(backend)).
+      description: The firewall flavours that have a filter on a probe's path, joined by C(+).
       type: str
-      sample: iptables-nft+nftables
+      sample: iptables-legacy+nftables
     firewalld_running:
       description:
         - Whether firewalld runs in this network namespace. M(nodelatency.monitor.nlm_icmp_allow) refuses
@@ -73,11 +65,11 @@ icmp_allow:
       type: bool
       sample: false
     all_present:
-      description: Whether every expected rule, in every family, is present.
+      description: Whether every filter that needs an owned rule holds one, in every family.
       type: bool
       sample: true
     all_effective:
-      description: Whether the traffic of every expected rule gets through.
+      description: Whether every probe packet, in every family, is accepted on its whole path.
       type: bool
       sample: false
     ipv4:
@@ -95,7 +87,7 @@ icmp_allow:
               type: str
               sample: antrea-gw0
             direction:
-              description: V(in) (C(-i), INPUT side) or V(out) (C(-o), OUTPUT side).
+              description: V(in) (through prerouting and input) or V(out) (through output and postrouting).
               type: str
               sample: in
             message:
@@ -110,64 +102,65 @@ icmp_allow:
               description: The role the rule belongs to, V(responder) or V(prober).
               type: str
               sample: responder
-            backend:
-              description: The backend this entry is about.
+            verdict:
+              description:
+                - What the packet meets on its whole path - V(accept), V(drop) (some filter certainly drops
+                  it) or V(unknown) (a filter may drop it, depending on what cannot be decided).
               type: str
-              sample: nftables
-            present:
-              description: Whether the rule exists, owned (tagged, or in an owned chain).
+              sample: drop
+            effective:
+              description: Whether the verdict is V(accept).
+              type: bool
+              sample: false
+            dropped_by:
+              description:
+                - The rule or policy behind a verdict other than accept - C(flavour), C(table) (C(ip filter),
+                  C(inet host), ...), C(chain), C(hook), C(priority), C(position) (1-based, null for a policy),
+                  C(handle) (nftables) and C(rule) (as C(iptables-save) or C(nft list ruleset) prints it, or
+                  C(policy drop)); null when the packet passes.
+              type: dict
+              sample: {flavour: iptables-legacy, table: ip filter, chain: INPUT, hook: input, priority: 0,
+                       position: null, handle: null, rule: policy drop}
+            shadowed_by:
+              description: RV(icmp_allow.ipv4.rules[].dropped_by) as one line, or null.
+              type: str
+              sample: "iptables-legacy ip filter INPUT #3: -A INPUT -p icmp -j DROP"
+            needed:
+              description: Whether some filter on the path needs an owned rule for this packet.
               type: bool
               sample: true
+            present:
+              description: Whether every filter that needs an owned rule for this packet holds one.
+              type: bool
+              sample: false
+            copies:
+              description: How many owned copies of the rule serve the filters on the path.
+              type: int
+              sample: 0
+            backend:
+              description: The flavour of the first filter holding an owned copy, or null.
+              type: str
+              sample: iptables-nft
             chain:
-              description:
-                - iptables - chain of the first copy, or null.
-                - nftables - the base chain this entry is about, as C(<family> <table> <chain>).
+              description: The chain of that copy (C(NLM-INPUT), C(inet filter input), ...), or null.
               type: str
               sample: NLM-INPUT
             position:
-              description: 1-based position of the first copy in its chain, or null.
+              description: The 1-based position of that copy in its chain, or null.
               type: int
               sample: 1
-            handle:
-              description: nftables only - the rule handle of the first copy, or null.
-              type: int
-              returned: for nftables entries
-              sample: 18
-            copies:
-              description: How many copies exist.
-              type: int
-              sample: 1
-            effective:
-              description: Whether the rule's traffic gets through (accepted by it, by an earlier rule or by the policy).
-              type: bool
-              sample: true
-            shadowed_by:
+            filters:
               description:
-                - The rule (restore syntax, without C(-A CHAIN)) or policy (C(-P INPUT DROP)) that drops the
-                  traffic, or null.
-                - nftables - the rule (C(inet filter input handle 7 [...]), its statements as JSON) or the
-                  policy (C(inet filter input policy drop)).
-              type: str
-              sample: -p icmp -j REJECT --reject-with icmp-host-prohibited
-        base_chains:
-          description: nftables only - the native base chains on the input and output hooks of this family.
-          type: list
-          elements: dict
-          returned: when the nftables backend is used
-          sample: [{"chain": "inet filter input", "hook": "input", "policy": "drop"}]
-        jumps:
-          description: iptables only - every rule that jumps into C(NLM-INPUT)/C(NLM-OUTPUT).
-          returned: when an iptables backend is used
-          type: list
-          elements: dict
-          sample: [{"chain": "INPUT", "position": 1, "target": "NLM-INPUT",
-                    "rule": '-A INPUT -p icmp -m comment --comment "nodelatency.monitor" -j NLM-INPUT'}]
-        chains:
-          description: iptables only - the owned chains that exist.
-          returned: when an iptables backend is used
-          type: list
-          elements: str
-          sample: [NLM-INPUT, NLM-OUTPUT]
+                - Every base chain on the packet's path, in the order the kernel runs them, with C(flavour),
+                  C(table), C(chain), C(hook), C(priority), C(policy), C(verdict) (what this chain does with
+                  the packet), C(dropped_by), C(needs_rule) (without the owned rules it would not certainly
+                  accept the packet, and O(backend) lets the module write to it), C(present), C(copies),
+                  C(rule_chain), C(position) and C(handle) of the first owned copy.
+              type: list
+              elements: dict
+              sample:
+                - {flavour: iptables-legacy, table: ip filter, chain: INPUT, hook: input, priority: 0,
+                   policy: drop, verdict: drop, needs_rule: true, present: false, copies: 0}
 """
 
 from ansible.module_utils.basic import AnsibleModule

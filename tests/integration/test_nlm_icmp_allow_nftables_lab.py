@@ -71,8 +71,11 @@ def test_present_and_absent_on_native_nftables(lab, ansible, playbook):
         report = info[node]["icmp_allow"]
         assert report["backend"] == "nftables"
         assert report["all_present"] is False and report["all_effective"] is False
+        assert {(rule["dropped_by"]["flavour"], rule["dropped_by"]["table"], rule["dropped_by"]["chain"],
+                 rule["dropped_by"]["rule"]) for family in ("ipv4", "ipv6") for rule in report[family]["rules"]} == {
+            ("nftables", "inet filter", "input", "policy drop"), ("nftables", "inet filter", "output", "policy drop")}
         assert {rule["shadowed_by"] for family in ("ipv4", "ipv6") for rule in report[family]["rules"]} == {
-            "inet filter input policy drop", "inet filter output policy drop"}
+            "nftables inet filter input: policy drop", "nftables inet filter output: policy drop"}
     assert hosts_changed(check, nodes) == dict.fromkeys(nodes, True)
     assert {node: ruleset(lab, node) for node in nodes} == original
 
@@ -140,8 +143,12 @@ def test_native_table_and_iptables_nft_both_dropping(lab, ansible, playbook):
         assert report["backend"] == "iptables-nft+nftables"
         assert report["all_present"] is True and report["all_effective"] is True
         for family in ("ipv4", "ipv6"):
-            assert [rule["backend"] for rule in report[family]["rules"]] == ["iptables-nft"] * 4 + ["nftables"] * 4
-            assert report[family]["chains"] == ["NLM-INPUT", "NLM-OUTPUT"]
+            for rule in report[family]["rules"]:
+                holding = [(entry["flavour"], entry["rule_chain"]) for entry in rule["filters"] if entry["needs_rule"]]
+                assert all(entry["present"] for entry in rule["filters"] if entry["needs_rule"]), rule
+                side = "INPUT" if rule["direction"] == "in" else "OUTPUT"
+                assert holding == [("iptables-nft", "NLM-" + side),
+                                   ("nftables", "inet filter " + side.lower())], rule
 
         (absent,) = playbook("n1:n3", [("nlm_icmp_allow", dict(ALLOW, state="absent"))])
         assert hosts_changed(absent, ["n1", "n3"]) == {"n1": True, "n3": True}

@@ -103,13 +103,20 @@ def test_rules_survive_a_reboot_and_absent_takes_them_out(lab, ansible, playbook
     assert not any(pings(lab, both_ways(PAIR)).values())
 
 
-@pytest.mark.parametrize("lab", ["nftables"], indirect=True)
+@pytest.mark.parametrize("lab", ["iptables-nft"], indirect=True)
 def test_persist_true_without_a_boot_file_fails_before_changing_anything(lab, run_ansible, inventory):
-    """iptables-nft named on a native nftables node: it has no rules.v4 or sysconfig file."""
+    """An iptables-nft node whose rules.v4/v6 are gone: nothing would restore the rules at
+    boot, so persist true fails, and the live firewall stays as it was."""
+    saved = {name: lab.run("n1", ["cat", "/etc/iptables/" + name]).stdout for name in ("rules.v4", "rules.v6")}
     before = lab.run("n1", ["nft", "-s", "list", "ruleset"]).stdout
-    completed = run_ansible(["n1", "-m", "nodelatency.monitor.nlm_icmp_allow", "-a",
-                             '{"interfaces": ["antrea-gw0"], "backend": "iptables-nft", "persist": true}'],
-                            inventory)
+    for name in saved:
+        lab.run("n1", ["rm", "/etc/iptables/" + name])
+    try:
+        completed = run_ansible(["n1", "-m", "nodelatency.monitor.nlm_icmp_allow", "-a",
+                                 '{"interfaces": ["antrea-gw0"], "persist": true}'], inventory)
+    finally:
+        for name, text in saved.items():
+            lab.run("n1", ["tee", "/etc/iptables/" + name], input=text)
     assert "n1 | FAILED" in completed.stdout, completed.stdout
     assert ("persist is true, but none of /etc/iptables/rules.v4, /etc/sysconfig/iptables, /etc/iptables/rules.v6, "
             "/etc/sysconfig/ip6tables exists, so nothing restores the iptables-nft rules at boot") in completed.stdout
