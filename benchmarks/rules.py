@@ -151,8 +151,8 @@ def measure_backend(backend: str, foreign_counts, repeats: int, books: dict[str,
         if not spread:
             baselines = dict((foreign, seed(rules_lab, node, foreign)) for foreign in foreign_counts)
         for repeat in range(repeats):
-            harness.progress("rules: %s%s, repeat %d of %d" % (backend, ", spread" if spread else "", repeat + 1,
-                                                              repeats))
+            harness.progress("rules: %s%s, repeat %d of %d"
+                             % (backend, ", spread" if spread else "", repeat + 1, repeats))
             # Every foreign-rule count and both tools in each repeat, so that the load of
             # the moment weighs on all of them and the 10,000/0 ratios are side by side too.
             for foreign in foreign_counts:

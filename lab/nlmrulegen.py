@@ -55,8 +55,8 @@ def _ipt_matches(rng, family, table, direction, local, icmp_required):
     if icmp_required or _chance(rng, 0.6):
         parts.append("-p %s" % protocol)
         if _chance(rng, 0.6):
-            parts.append("-m %s %s%s %s" % (module, "! " if _chance(rng, 0.2) else "", type_option,
-                                             rng.choice(ICMP_TYPES[family])))
+            negation = "! " if _chance(rng, 0.2) else ""
+            parts.append("-m %s %s%s %s" % (module, negation, type_option, rng.choice(ICMP_TYPES[family])))
     elif _chance(rng, 0.2):
         parts.append("-p tcp")
     if _chance(rng, 0.5):
@@ -198,8 +198,8 @@ def nftables_ruleset(rng, local):
         for hook, priority in bases:
             direction = HOOKS[hook]
             drop_policy = _chance(rng, 0.2)
-            body = ["type filter hook %s priority %d; policy %s;" % (hook, priority,
-                                                                    "drop" if drop_policy else "accept")]
+            policy = "drop" if drop_policy else "accept"
+            body = ["type filter hook %s priority %d; policy %s;" % (hook, priority, policy)]
             if drop_policy:
                 body.append("meta l4proto != { icmp, ipv6-icmp } accept")
             body += [_nft_rule(rng, table_family, hook, direction, regular[direction], local,

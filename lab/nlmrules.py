@@ -193,8 +193,8 @@ def reset_here() -> None:
                 tables = [line.strip() for line in handle if line.strip()]
         except OSError:
             continue
-        text = "".join("*%s\n%sCOMMIT\n" % (table, "".join(":%s ACCEPT [0:0]\n" % chain
-                                                          for chain in _LEGACY_CHAINS[table])) for table in tables)
+        text = "".join("*%s\n%sCOMMIT\n" % (table, "".join(":%s ACCEPT [0:0]\n" % chain for chain in _LEGACY_CHAINS[table]))
+                       for table in tables)
         if text:
             Here.run(None, [restore], input=text)
 

@@ -181,8 +181,6 @@ FIREWALLD_ADVICE = (
     "this module")
 
 
-
-
 def local_addresses(module, commands):
     """{interface: {family: [address]}} of this namespace's global addresses: what a
     probe leaving or reaching an interface carries as this node's address. Empty when
@@ -213,6 +211,17 @@ class Firewall(object):
         self.backends = OrderedDict((name, backend_class(module, wait, self.commands))
                                     for name, backend_class in BACKEND_CLASSES.items())
         self._addresses = None
+
+    def require(self, name, families):
+        """Fail when the backend a task names explicitly cannot run here."""
+        if name == "auto":
+            return
+        backend = self.backends[name]
+        for family in families:
+            if not backend.installed(family):
+                if name == NftablesBackend.name:
+                    raise NlmError("nft not found: install the nftables package, or choose another backend")
+                raise backend.missing(family)
 
     def prefetch(self, families):
         argvs = [argv for backend in self.backends.values() for argv in backend.prefetch(families)]
@@ -307,6 +316,7 @@ class IcmpAllow(object):
         # read under the lock: what the plan is made of is what it changes.
         with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
             firewall = Firewall(self.module, params["wait"])
+            firewall.require(params["backend"], self.families)
             firewall.prefetch(self.families)
             # every family is planned, and the boot files found, before anything changes
             plans = OrderedDict((family, self._plan_family(firewall, family)) for family in self.families)
@@ -333,8 +343,8 @@ class IcmpAllow(object):
         for family, (rulesets, family_plans, _expected) in plans.items():
             for name, tx in family_plans.items():
                 backend = firewall.backends[name]
-                if backend.owned_lines(rulesets[name], family, comment) or backend.owned_lines(tx.table, family,
-                                                                                             comment):
+                before = backend.owned_lines(rulesets[name], family, comment)
+                if before or backend.owned_lines(tx.table, family, comment):
                     used.add(name)
         return used
 
@@ -418,15 +428,11 @@ class IcmpAllow(object):
             paths.append({"interface": rule.interface, "direction": rule.direction, "message": rule.message,
                           "verdict": judgement.verdict, "dropped_by": dropped_by})
             if judgement.verdict != _path.ACCEPT and dropped_by is not None:
-                self.module.warn(
-                    "%s %s %s %s is still %s by %s (%s %s, chain %s, position %s: %s)%s" % (
-                        family, rule.direction, rule.interface, rule.message,
-                        "dropped" if judgement.verdict == _path.DROP else "possibly dropped",
-                        dropped_by["flavour"], dropped_by["table"], dropped_by["hook"], dropped_by["chain"],
-                        dropped_by["position"], dropped_by["rule"],
-                        "; backend %s leaves the other flavours alone: use backend auto"
-                        % self.params["backend"] if self.params["backend"] != "auto"
-                        and dropped_by["flavour"] != self.params["backend"] else ""))
+                self.module.warn("%s %s %s %s is still %s by %s%s" % (
+                    family, rule.direction, rule.interface, rule.message,
+                    "dropped" if judgement.verdict == _path.DROP else "possibly dropped", one_line(dropped_by),
+                    "; backend %s leaves the other flavours alone: use backend auto" % self.params["backend"]
+                    if self.params["backend"] != "auto" and dropped_by["flavour"] != self.params["backend"] else ""))
         return paths
 
     def _boot_files(self, used):
@@ -522,6 +528,7 @@ class IcmpAllowInfo(object):
         families = _families(params)
         comment = params["comment"]
         firewall = Firewall(self.module)
+        firewall.require(params["backend"], families)
         firewall.prefetch(families)
         report = {"firewalld_running": firewalld_running()}
         flavours_seen = set()
@@ -553,8 +560,8 @@ class IcmpAllowInfo(object):
             chain = walked.chain
             flavour = chain.table.flavour
             flavours_seen.add(flavour)
-            copies = firewall.backends[flavour].owned_copies(rulesets[flavour], family, chain.table, chain, rule,
-                                                            comment)
+            backend = firewall.backends[flavour]
+            copies = backend.owned_copies(rulesets[flavour], family, chain.table, chain, rule, comment)
             first = copies[0] if copies else None
             filters.append({
                 "flavour": flavour, "table": chain.table.label, "chain": chain.name, "hook": chain.hook,

@@ -127,8 +127,9 @@ def parse_save(text):
 
 
 def incompatible_tables(text):
-    """The tables iptables-nft-save names as incompatible (written by nft itself):
-    ``# Table `mangle' is incompatible, use 'nft' tool.``"""
+    """The tables iptables-nft-save names as incompatible, written by nft itself
+    (``# Table `mangle' is incompatible, use 'nft' tool.``) or holding base chains nft
+    added (``# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.``)."""
     names = []
     for line in text.splitlines():
         line = line.strip()
@@ -534,10 +535,12 @@ class IptablesBackend(object):
     def installed(self, family):
         return all(self._paths[(family, tool)] for tool in ("save", "restore"))
 
-    def _missing(self, family):
+    def missing(self, family, why=""):
+        """The error for this flavour's commands missing for ``family``; ``why`` says
+        what makes them needed."""
         command = "%s-%s-save" % (_COMMAND_PREFIX[family], self.variant)
-        return NlmError("%s not found: install the iptables package (it provides %s)%s"
-                        % (command, command, ", or set ip_versions to [ipv4]" if family == "ipv6" else ""))
+        return NlmError("%s not found: install the iptables package (it provides %s)%s%s"
+                        % (command, command, ", or set ip_versions to [ipv4]" if family == "ipv6" else "", why))
 
     def _save_argv(self, family):
         return [self._paths[(family, "save")]]
@@ -551,15 +554,21 @@ class IptablesBackend(object):
         return [self._save_argv(family) for family in families if self._reads(family)]
 
     def read(self, family):
-        """The tables of ``family`` as ``*-save`` prints them now."""
+        """The tables of ``family`` as ``*-save`` prints them now. A table the save
+        calls incompatible (written by nft, or holding base chains nft added) is left
+        to the nftables backend, which reads all of it: the save would show it in part."""
         if not self._reads(family):
             return OrderedDict()
-        return parse_save(self._commands.read(self._save_argv(family)))
+        text = self._commands.read(self._save_argv(family))
+        tables = parse_save(text)
+        for name in incompatible_tables(text):
+            tables.pop(name, None)
+        return tables
 
     def apply(self, family, tx):
         """Commit ``tx`` in one iptables-restore transaction: all or nothing."""
         if not self.installed(family):
-            raise self._missing(family)
+            raise self.missing(family)
         # the families are separate tables: one's restore leaves the other's save as it was
         self._commands.change([self._paths[(family, "restore")], "--noflush", "--wait=%d" % self._wait],
                               tx.restore_input(),
@@ -606,10 +615,8 @@ class IptablesNftBackend(IptablesBackend):
         names = sorted({table for table_family, table in _tables_with_chains(listing)
                         if table_family == wanted and table in BUILTIN_HOOKS})
         if names:
-            error = self._missing(family)
-            error.message += "; nftables holds %s tables named %s, which may be iptables-nft's" % (
-                wanted, ", ".join(names))
-            raise error
+            raise self.missing(family, "; nftables holds %s tables named %s, which may be iptables-nft's"
+                               % (wanted, ", ".join(names)))
         return False
 
     def notes(self, family):
@@ -637,10 +644,8 @@ class IptablesLegacyBackend(IptablesBackend):
         if not self.loaded(family):
             return False
         if not self.installed(family):
-            error = self._missing(family)
-            error.message += ("; the kernel holds %s tables (%s) in this network namespace, which only it can read"
-                              % (self.name, ", ".join(_read_names(self.names_files[family]))))
-            raise error
+            raise self.missing(family, "; the kernel holds %s tables (%s) in this network namespace, which only it "
+                                       "can read" % (self.name, ", ".join(_read_names(self.names_files[family]))))
         return True
 
 

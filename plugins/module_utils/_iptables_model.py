@@ -237,16 +237,17 @@ def _mark_action(arguments):
         return None
     if option == "--set-xmark":
         mask = 0xFFFFFFFF if mask is None else mask
-        return ("mark", lambda old: (old & ~mask & 0xFFFFFFFF) ^ mark)
+        return ("mark", lambda old: None if old is None else (old & ~mask & 0xFFFFFFFF) ^ mark)
     if option == "--set-mark":
-        mask = 0xFFFFFFFF if mask is None else mask
-        return ("mark", lambda old: (old & ~mask & 0xFFFFFFFF) | mark)
+        if mask is None:
+            return ("mark", lambda old: mark)
+        return ("mark", lambda old: None if old is None else (old & ~mask & 0xFFFFFFFF) | mark)
     if option == "--or-mark":
-        return ("mark", lambda old: old | mark)
+        return ("mark", lambda old: None if old is None else old | mark)
     if option == "--and-mark":
-        return ("mark", lambda old: old & mark)
+        return ("mark", lambda old: None if old is None else old & mark)
     if option == "--xor-mark":
-        return ("mark", lambda old: old ^ mark)
+        return ("mark", lambda old: None if old is None else old ^ mark)
     return None
 
 

@@ -90,8 +90,10 @@ class Ruleset(object):
 
 def xtables_tables(saves):
     """The (nft family, table) pairs iptables-nft manages, from ``{'iptables': text,
-    'ip6tables': text}`` of iptables-nft-save output."""
-    return {(_XTABLES_FAMILIES[prefix], name) for prefix, text in saves.items() for name in parse_save(text)}
+    'ip6tables': text}`` of iptables-nft-save output: those it prints, less those it
+    calls incompatible (it prints a table with incompatible base chains in part)."""
+    return {(_XTABLES_FAMILIES[prefix], name) for prefix, text in saves.items() for name in parse_save(text)
+            if name not in incompatible_tables(text)}
 
 
 def _items(text):

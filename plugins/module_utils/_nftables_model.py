@@ -145,6 +145,13 @@ def _mark(packet, base, state, value):
     return state.mark == value
 
 
+def _family_guard(protocols, protocol):
+    """Whether a header of ``protocol`` exists in a packet: the family's protocol in ``protocols``."""
+    def guard(packet):
+        return protocols[packet.family] == protocol
+    return guard
+
+
 def subject(left):
     """(guard, test) for the left side of a match or a vmap key: ``guard(packet)`` is
     False when the expression cannot apply to the packet at all (an ICMP field of an
@@ -169,14 +176,14 @@ def subject(left):
         if protocol in _TRANSPORT:
             return (lambda packet: False, _unknown_test)
         if protocol in ("icmp", "icmpv6"):
-            guard = (lambda packet, protocol=protocol: _ICMP_PROTOCOLS[packet.family] == protocol)
+            guard = _family_guard(_ICMP_PROTOCOLS, protocol)
             if field == "type":
                 return guard, _icmp_type(protocol)
             if field == "code":
                 return guard, _icmp_code
             return guard, _unknown_test
         if protocol in ("ip", "ip6"):
-            guard = (lambda packet, protocol=protocol: _IP_PROTOCOLS[packet.family] == protocol)
+            guard = _family_guard(_IP_PROTOCOLS, protocol)
             if field in ("saddr", "daddr"):
                 return guard, _address(field)
             if field in ("protocol", "nexthdr"):
@@ -264,6 +271,7 @@ def compile_rule(expr, sets, maps):
     sets' elements and the named verdict maps' pairs of its table."""
     checks = []
     action = ("continue",)
+    mark = None
     for statement in expr:
         kind = next(iter(statement))
         if kind == "match":
@@ -274,15 +282,18 @@ def compile_rule(expr, sets, maps):
             action = _vmap(statement["vmap"], sets, maps)
         elif kind == "mangle":
             target = statement["mangle"]
-            if target.get("key") == {"meta": {"key": "mark"}} and action == ("continue",):
+            if target.get("key") == {"meta": {"key": "mark"}}:
                 value = target.get("value")
-                action = ("mark", lambda old, value=value: value if isinstance(value, int) else None)
+                mark = (lambda old, value=value: value) if isinstance(value, int) else (lambda old: None)
         elif kind in _NEUTRAL:
             continue
         else:
             # a statement that may stop the rule (limit, quota, xt) or whose effect
             # is not followed: the rule may or may not apply
             checks.append(_unknown)
+    if mark is not None:
+        # the mark is set before the verdict ends the rule: later filters see it
+        action = ("mark", mark) if action == ("continue",) else ("mark", mark, action)
 
     def match(packet, base, state):
         outcome = True

@@ -155,7 +155,8 @@ class Rule(object):
     Actions are tuples: ``(ACCEPT,)``, ``(DROP, text)`` (drop or reject), ``(UNKNOWN,)``
     (a verdict this module cannot foresee, such as a queue), ``("continue",)``,
     ``("return",)``, ``("jump", chain)``, ``("goto", chain)``, ``("mark", function)``
-    (sets the mark: function(old mark) -> new mark) and ``("vmap", key, [(element,
+    or ``("mark", function, action)`` (sets the mark: function(old mark or None) -> new
+    mark or None, then goes on with the action, if any) and ``("vmap", key, [(element,
     action)])`` where ``key(packet, base_chain, state, element)`` says whether the
     packet's key is the element."""
 
@@ -273,7 +274,9 @@ def _action_outcomes(action, rule, packet, state, walk, skip_owned, depth):
     if kind == "continue":
         return {"continue"}
     if kind == "mark":
-        state.mark = None if state.mark is None else action[1](state.mark)
+        state.mark = action[1](state.mark)
+        if len(action) > 2:
+            return _action_outcomes(action[2], rule, packet, state, walk, skip_owned, depth)
         return {"continue"}
     if kind == "return":
         return {"return"}

@@ -18,8 +18,8 @@ from nlmlab import REPO
 pytestmark = pytest.mark.lab
 
 SUITES = {"rules", "accuracy", "scale", "mesh"}
-# The labs the benchmarks name themselves (benchmarks/rules.py, benchmarks/mesh.py).
-BENCH_NAMESPACE = re.compile(r"^b[rm][0-9a-f]{6}-")
+# The labs the benchmarks name themselves (benchmarks/rules.py: br, bs; benchmarks/mesh.py: bm).
+BENCH_NAMESPACE = re.compile(r"^b[rsm][0-9a-f]{6}-")
 
 
 def bench_namespaces() -> set[str]:

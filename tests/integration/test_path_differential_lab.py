@@ -95,8 +95,8 @@ def test_random_rulesets_agree_with_ping(lab):
 
 def test_the_generator_is_repeatable_and_loads(lab):
     local = nlmrulegen.local_networks(lab.node("n2"))
-    first = [nlmrulegen.generate(random.Random(7), local) for _ in range(3)]
-    assert first == [nlmrulegen.generate(random.Random(7), local) for _ in range(3)]
+    first = [nlmrulegen.generate(random.Random(7), local) for _draw in range(3)]
+    assert first == [nlmrulegen.generate(random.Random(7), local) for _draw in range(3)]
     for seed in range(40):
         ruleset = nlmrulegen.generate(random.Random(seed), local)
         try:
