@@ -27,6 +27,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._commands impo
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import incompatible_tables, parse_save
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_model import action_of, compile_spec
 from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_model import compile_rule
 
 TABLE_FAMILIES = _path.TABLE_FAMILIES
@@ -77,15 +78,19 @@ class NftChain(object):
 
 class Ruleset(object):
     """The native chains, sets and verdict maps, in the order nft printed them.
-    ``sets`` and ``maps`` are keyed by (family, table) and then by name."""
+    ``sets`` and ``maps`` are keyed by (family, table) and then by name. ``xt`` holds,
+    for a table both iptables-nft and nft wrote, what iptables-nft-save printed of it:
+    {(family, table): {chain: [spec, ...]}}, the meaning of the ``xt`` statements nft
+    shows only by name."""
 
-    def __init__(self, chains=None, sets=None, maps=None):
+    def __init__(self, chains=None, sets=None, maps=None, xt=None):
         self.chains = OrderedDict((chain.key, chain) for chain in (chains or []))
         self.sets = sets or {}
         self.maps = maps or {}
+        self.xt = xt or {}
 
     def copy(self):
-        return Ruleset([chain.copy() for chain in self.chains.values()], self.sets, self.maps)
+        return Ruleset([chain.copy() for chain in self.chains.values()], self.sets, self.maps, self.xt)
 
 
 def xtables_tables(saves):
@@ -223,9 +228,16 @@ def model(ruleset, family, comment, texts=None):
             table = tables[key] = _path.Table("nftables", chain.family, chain.table)
         sets, maps = ruleset.sets.get(key, {}), ruleset.maps.get(key, {})
         known = (texts or {}).get(key, {})
+        xt_specs = ruleset.xt.get(key, {}).get(chain.name)
+        if xt_specs is not None and len(xt_specs) != len(chain.rules):
+            xt_specs = None
         rules = []
         for position, nft_rule in enumerate(chain.rules, 1):
-            match, action = compile_rule(nft_rule.expr, sets, maps)
+            if xt_specs is not None and any("xt" in statement for statement in nft_rule.expr):
+                # the save prints the chain's rules in the order nft lists them
+                match, action = compile_xt(xt_specs[position - 1], ruleset.xt[key])
+            else:
+                match, action = compile_rule(nft_rule.expr, sets, maps)
             text = known.get(nft_rule.handle) or describe(chain, nft_rule)
             rules.append(_path.Rule(match, action, text, position=position, handle=nft_rule.handle,
                                     owned=is_owned(nft_rule, comment)))
@@ -235,6 +247,13 @@ def model(ruleset, family, comment, texts=None):
                               policy=(_path.DROP if chain.policy == "drop" else _path.ACCEPT) if base else None,
                               kind=chain.kind or "filter"))
     return list(tables.values())
+
+
+def compile_xt(spec, chains):
+    """(match, action) of a rule of a table iptables-nft wrote, from the spec its save
+    printed; ``chains`` are that table's chains by name, for its jumps."""
+    match, target, arguments, goto = compile_spec(spec)
+    return match, action_of(target, arguments, goto, set(chains))
 
 
 def owned_copies(ruleset, table, chain, rule, comment):
@@ -406,13 +425,26 @@ class NftablesBackend(object):
         """The reads to run side by side: iptables-nft-save tells which tables are its own."""
         return [[path] for path in self._saves.values() if path is not None]
 
+    def _saved(self, tables):
+        if not any(family in _XTABLES_FAMILIES.values() for family, _table in tables):
+            return {}
+        return {prefix: self._commands.read([path]) for prefix, path in self._saves.items() if path is not None}
+
     def _xtables(self, tables):
         """Which of ``tables`` iptables-nft manages: those its save prints as its own.
         One it calls incompatible (written by nft itself) is native."""
-        if not any(family in _XTABLES_FAMILIES.values() for family, _table in tables):
-            return set()
-        saves = {prefix: self._commands.read([path]) for prefix, path in self._saves.items() if path is not None}
-        return xtables_tables(saves)
+        return xtables_tables(self._saved(tables))
+
+    def _xt_specs(self, tables):
+        """{(family, table): {chain: [spec]}} of the incompatible tables the save prints in part."""
+        found = {}
+        for prefix, text in self._saved(tables).items():
+            parsed = parse_save(text)
+            for name in incompatible_tables(text):
+                if name in parsed:
+                    found[(_XTABLES_FAMILIES[prefix], name)] = {
+                        chain.name: chain.rules for chain in parsed[name].chains.values()}
+        return found
 
     def read(self, family=None):
         """The native tables' chains, rules, sets and maps, each table listed on its own;
@@ -438,7 +470,7 @@ class NftablesBackend(object):
                 chains.extend(parsed.chains.values())
                 sets.update(parsed.sets)
                 maps.update(parsed.maps)
-            self._ruleset = Ruleset(chains, sets, maps)
+            self._ruleset = Ruleset(chains, sets, maps, self._xt_specs(tables))
         return self._ruleset
 
     def _listing(self, family, table):

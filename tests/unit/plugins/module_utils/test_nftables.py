@@ -454,3 +454,28 @@ def test_without_nft_a_table_only_nft_can_show_is_an_error():
     quiet = NftablesBackend(FakeModule({"/usr/sbin/iptables-nft-save": "", "/usr/sbin/ip6tables-nft-save": ""},
                                        missing=["nft"]))
     assert quiet.read("ipv4").chains == {}
+
+
+def test_rules_iptables_nft_wrote_into_a_table_nft_extended_are_read_from_its_save():
+    """nft shows an iptables rule only as opaque xt statements; the save of the same
+    chain, rule by rule, says what it does."""
+    listing = json.dumps({"nftables": [
+        {"chain": {"family": "ip", "table": "filter", "name": "OUTPUT", "handle": 1, "type": "filter",
+                   "hook": "output", "prio": 0, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "filter", "chain": "OUTPUT", "handle": 2, "expr": [
+            {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "antrea-gw0"}},
+            {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}},
+            {"xt": {"type": "match", "name": "icmp"}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": None}]}},
+    ]})
+    parsed = parse_ruleset(listing)
+    reply = _path.Packet.of(AllowRule("ipv4", "out", "antrea-gw0", "echo-reply"))
+    request = _path.Packet.of(AllowRule("ipv4", "out", "antrea-gw0", "echo-request"))
+    opaque = model(parsed, "ipv4", TAG)[0].chains["OUTPUT"]
+    assert _path.walk(opaque, request).verdict == _path.UNKNOWN
+    parsed.xt = {("ip", "filter"): {"INPUT": [], "OUTPUT": ["-o antrea-gw0 -p icmp -m icmp --icmp-type 0 -j DROP"]}}
+    chain = model(parsed, "ipv4", TAG)[0].chains["OUTPUT"]
+    assert _path.walk(chain, reply).verdict == _path.DROP
+    assert _path.walk(chain, request).verdict == _path.ACCEPT
+    # a save that does not list the chain's rules one for one is not used
+    parsed.xt = {("ip", "filter"): {"OUTPUT": []}}
+    assert _path.walk(model(parsed, "ipv4", TAG)[0].chains["OUTPUT"], request).verdict == _path.UNKNOWN
