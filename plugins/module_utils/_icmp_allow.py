@@ -235,7 +235,15 @@ class Firewall(object):
 
     def rulesets(self, family):
         """{backend name: ruleset} of ``family`` as it is now."""
-        return OrderedDict((name, backend.read(family)) for name, backend in self.backends.items())
+        rulesets = OrderedDict((name, backend.read(family)) for name, backend in self.backends.items())
+        legacy_present, _incompatible = self.backends["iptables-nft"].notes(family)
+        legacy = self.backends["iptables-legacy"]
+        if legacy_present and not legacy.loaded(family):
+            raise NlmError("%s warns that iptables-legacy tables are present, but %s lists none, so they cannot be "
+                           "read: run the task as root (become: true) in the node's own network namespace"
+                           % ("iptables-nft-save" if family == "ipv4" else "ip6tables-nft-save",
+                              legacy.names_files[family]))
+        return rulesets
 
     def tables(self, family, rulesets, comment, texts=None):
         """The path-model Tables of every flavour."""

@@ -398,3 +398,21 @@ def test_persist_merges_the_owned_rules_into_the_boot_file_of_the_flavour_iptabl
     assert ["/usr/sbin/iptables", "--version"] in run.argvs
     assert [data for argv, data in run.commands if argv == ["/usr/sbin/iptables-nft-restore", "--test"]] == [written]
     assert run.result["diff"][1]["after"] == written
+
+
+def test_a_legacy_warning_the_kernel_lists_no_table_for_stops_the_run(run_module):
+    """iptables-nft-save's warning is read, not dropped: legacy tables it sees but the
+    kernel's list in this namespace does not hold could not be read, and the run stops."""
+    firewall = FakeFirewall()
+    plain = firewall.__call__
+
+    def warning_too(argv, data):
+        rc, stdout, stderr = plain(argv, data)
+        if argv[0].endswith("/iptables-nft-save"):
+            stderr = "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n"
+        return rc, stdout, stderr
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["gw0"]}, respond=warning_too)
+    assert run.failed
+    assert run.result["msg"].startswith("nlm_icmp_allow: iptables-nft-save warns that iptables-legacy tables are "
+                                        "present, but ")
+    assert not any(argv[0].endswith("-restore") for argv in run.argvs)
