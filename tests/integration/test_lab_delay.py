@@ -1,7 +1,9 @@
 """DELAY adds the configured round-trip time to one link and nothing to the others.
 
 RTTs are judged by their median over many pings: scheduling noise on a busy machine
-only ever adds time, and the median ignores the few pings it hits.
+only ever adds time, and the median ignores the few pings it hits. The bounds say which
+delay a link has (the configured one, not none and not twice it), not how precisely:
+the probe accuracy benchmark measures that.
 """
 
 from __future__ import annotations
@@ -34,4 +36,4 @@ def test_delayed_link_shows_its_delay_and_the_others_none(lab_factory, mode):
     for (source, address, delay), rtts in zip(probes, measured):
         assert len(rtts) >= 18, (source.name, address, rtts)
         assert min(rtts) >= delay, (source.name, address, rtts)
-        assert statistics.median(rtts) < delay + 1.0, (source.name, address, rtts)
+        assert statistics.median(rtts) < delay + max(5.0, delay / 2), (source.name, address, rtts)

