@@ -235,8 +235,11 @@ def owned_by_table(tables, comment):
     for table in tables.values():
         lines = [":%s -" % name for name in table.chains if name in _BUILTIN_OF_OWNED]
         for chain in table.chains.values():
+            whole = chain.name in _BUILTIN_OF_OWNED
+            # is_owned's own first look, without a call for each of thousands of foreign rules
             lines.extend("-A %s %s" % (chain.name, spec) for spec in chain.rules
-                         if is_owned(chain.name, spec, comment))
+                         if whole or ((comment in spec or OWNED_CHAIN_PREFIX in spec)
+                                      and is_owned(chain.name, spec, comment)))
         if lines:
             found[table.name] = lines
     return found
@@ -287,11 +290,21 @@ class Transaction(object):
     the tables, so the plan and its outcome (check mode, diff) are the same code."""
 
     def __init__(self, tables):
-        self.table = OrderedDict((name, table.copy()) for name, table in tables.items())
+        # a table is copied when the plan first changes it: the others stay the very
+        # objects that were read, and so does their model (a table of thousands of
+        # foreign rules is not modelled twice)
+        self.table = OrderedDict(tables)
+        self._copied = set()
         self._headers = OrderedDict()
         self._commands = OrderedDict()
         self.added = []
         self.removed = []
+
+    def _writable(self, table):
+        if table not in self._copied:
+            self.table[table] = self.table[table].copy()
+            self._copied.add(table)
+        return self.table[table]
 
     def _record(self, table, command):
         self._commands.setdefault(table, []).append(command)
@@ -301,32 +314,32 @@ class Transaction(object):
         return line if table == "filter" else "-t %s %s" % (table, line)
 
     def delete(self, table, chain, spec):
-        self.table[table].chains[chain].rules.remove(spec)
+        self._writable(table).chains[chain].rules.remove(spec)
         self._record(table, "-D %s %s" % (chain, spec))
         self.removed.append(self._name(table, "-A %s %s" % (chain, spec)))
 
     def insert(self, table, chain, spec, before=None):
         """Insert ``spec`` at the top of ``chain``, or just before the rule ``before``."""
-        rules = self.table[table].chains[chain].rules
+        rules = self._writable(table).chains[chain].rules
         index = rules.index(before) if before is not None else 0
         rules.insert(index, spec)
         self._record(table, "-I %s %d %s" % (chain, index + 1, spec))
         self.added.append(self._name(table, "-A %s %s" % (chain, spec)))
 
     def append(self, table, chain, spec):
-        self.table[table].chains[chain].rules.append(spec)
+        self._writable(table).chains[chain].rules.append(spec)
         self._record(table, "-A %s %s" % (chain, spec))
         self.added.append(self._name(table, "-A %s %s" % (chain, spec)))
 
     def create_chain(self, table, chain):
-        self.table[table].chains[chain] = Chain(chain, "-")
+        self._writable(table).chains[chain] = Chain(chain, "-")
         # Declared only when missing: declaring an existing chain flushes it.
         self._headers.setdefault(table, []).append(":%s - [0:0]" % chain)
         self._commands.setdefault(table, [])
         self.added.append(self._name(table, ":%s -" % chain))
 
     def delete_chain(self, table, chain):
-        del self.table[table].chains[chain]
+        del self._writable(table).chains[chain]
         self._record(table, "-X %s" % chain)
         self.removed.append(self._name(table, ":%s -" % chain))
 
@@ -340,16 +353,15 @@ class Transaction(object):
         return "\n".join(lines) + "\n"
 
 
-def _model(tx, family, comment):
-    return {name: model_table("", family, name, OrderedDict(
-        (chain.name, (chain.policy, chain.rules)) for chain in table.chains.values()),
-        lambda chain, spec: is_owned(chain, spec, comment)) for name, table in tx.table.items()}
+def _model_chain(tx, family, table, builtin, comment):
+    """The model of ``builtin`` of ``table`` as planned so far."""
+    return model("", OrderedDict([(table, tx.table[table])]), family, comment)[0].chains[builtin]
 
 
 def _first_risk(tx, family, table, builtin, packets, comment):
     """The spec of the first rule of ``builtin`` that may keep one of ``packets`` from
     being accepted there, or None when the chain accepts them all at its end."""
-    chain = _model(tx, family, comment)[table].chains[builtin]
+    chain = _model_chain(tx, family, table, builtin, comment)
     positions = [rule.position for rule in (_path.first_risk(chain, packet) for packet in packets)
                  if rule is not None]
     return tx.table[table].chains[builtin].rules[min(positions) - 1] if positions else None
@@ -357,7 +369,7 @@ def _first_risk(tx, family, table, builtin, packets, comment):
 
 def _accepted(tx, family, table, builtin, packets, comment):
     """Whether ``builtin`` as planned accepts every one of ``packets``."""
-    chain = _model(tx, family, comment)[table].chains[builtin]
+    chain = _model_chain(tx, family, table, builtin, comment)
     return all(_path.walk(chain, packet).certain(_path.ACCEPT) for packet in packets)
 
 
@@ -460,12 +472,28 @@ def _plan_jump(tx, family, table, builtin, request):
 
 # --- the model of a flavour's tables ------------------------------------------------------
 
-def model(flavour, tables, family, comment):
-    """The path-model Tables of one family's saved tables (those that can filter)."""
-    return [model_table(flavour, family, name, OrderedDict(
-        (chain.name, (chain.policy, chain.rules)) for chain in table.chains.values()),
-        lambda chain, spec: is_owned(chain, spec, comment))
-        for name, table in tables.items() if name in BUILTIN_HOOKS]
+def model(flavour, tables, family, comment, cache=None):
+    """The path-model Tables of one family's saved tables (those that can filter).
+    ``cache`` ({}) keeps each table's model for as long as the very same Table is asked about."""
+    def owned(chain, spec):
+        # most rules mention neither the tag nor an owned chain: no call for them
+        return (chain in _BUILTIN_OF_OWNED or comment in spec or OWNED_CHAIN_PREFIX in spec) and is_owned(
+            chain, spec, comment)
+    found = []
+    for name, table in tables.items():
+        if name not in BUILTIN_HOOKS:
+            continue
+        key = (id(table), family, comment)
+        if cache is not None and key in cache:
+            found.append(cache[key][1])
+            continue
+        modelled = model_table(flavour, family, name, OrderedDict(
+            (chain.name, (chain.policy, chain.rules)) for chain in table.chains.values()), owned)
+        if cache is not None:
+            # the Table is kept beside its model, so that its id is not reused meanwhile
+            cache[key] = (table, modelled)
+        found.append(modelled)
+    return found
 
 
 def owned_copies(tables, family, table, builtin, rule, comment):
@@ -526,6 +554,7 @@ class IptablesBackend(object):
     def __init__(self, module, wait=0, commands=None):
         self._commands = commands or Commands(module)
         self._wait = wait
+        self._models = {}
         self._paths = {}
         for family in _COMMAND_PREFIX:
             for tool in ("save", "restore"):
@@ -579,7 +608,7 @@ class IptablesBackend(object):
         return plan(tables, family, request)
 
     def model(self, tables, family, comment):
-        return model(self.name, tables, family, comment)
+        return model(self.name, tables, family, comment, self._models)
 
     def owned_copies(self, tables, family, table, chain, rule, comment):
         return owned_copies(tables, family, table.name, chain.name, rule, comment)

@@ -97,8 +97,9 @@ def xtables_tables(saves):
     """The (nft family, table) pairs iptables-nft manages, from ``{'iptables': text,
     'ip6tables': text}`` of iptables-nft-save output: those it prints, less those it
     calls incompatible (it prints a table with incompatible base chains in part)."""
-    return {(_XTABLES_FAMILIES[prefix], name) for prefix, text in saves.items() for name in parse_save(text)
-            if name not in incompatible_tables(text)}
+    return {(_XTABLES_FAMILIES[prefix], line.strip()[1:]) for prefix, text in saves.items()
+            for line in text.splitlines()
+            if line.strip().startswith("*") and line.strip()[1:] not in incompatible_tables(text)}
 
 
 def _items(text):
@@ -417,6 +418,7 @@ class NftablesBackend(object):
         self._nft = module.get_bin_path("nft")
         self._saves = OrderedDict((prefix, module.get_bin_path(prefix + "-nft-save")) for prefix in _XTABLES_FAMILIES)
         self._ruleset = None
+        self._models = {}
 
     def installed(self, family=None):
         return self._nft is not None
@@ -439,6 +441,8 @@ class NftablesBackend(object):
         """{(family, table): {chain: [spec]}} of the incompatible tables the save prints in part."""
         found = {}
         for prefix, text in self._saved(tables).items():
+            if not incompatible_tables(text):
+                continue
             parsed = parse_save(text)
             for name in incompatible_tables(text):
                 if name in parsed:
@@ -494,7 +498,11 @@ class NftablesBackend(object):
         return plan(ruleset, family, request)
 
     def model(self, ruleset, family, comment, texts=None):
-        return model(ruleset, family, comment, texts)
+        key = (id(ruleset), family, comment, texts is None)
+        if key not in self._models:
+            # the Ruleset is kept beside its model, so that its id is not reused meanwhile
+            self._models[key] = (ruleset, model(ruleset, family, comment, texts))
+        return self._models[key][1]
 
     def owned_copies(self, ruleset, family, table, chain, rule, comment):
         return owned_copies(ruleset, table, chain, rule, comment)
