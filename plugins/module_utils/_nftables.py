@@ -216,9 +216,11 @@ def owned_lines(ruleset, comment, family=None):
 
 # --- the model ---------------------------------------------------------------------------
 
-def model(ruleset, family, comment, texts=None):
+def model(ruleset, family, comment, texts=None, compiled=None):
     """The path-model Tables of the native tables that see ``family``. ``texts``
-    ({(family, table): {handle: text}}) names rules in nft syntax where known."""
+    ({(family, table): {handle: text}}) names rules in nft syntax where known;
+    ``compiled`` ({}) keeps each rule's match and action for as long as the very same
+    rule is asked about (a plan's copy of the ruleset holds the same rules)."""
     tables = OrderedDict()
     for chain in ruleset.chains.values():
         if family not in TABLE_FAMILIES.get(chain.family, ()):
@@ -237,9 +239,13 @@ def model(ruleset, family, comment, texts=None):
             if xt_specs is not None and any("xt" in statement for statement in nft_rule.expr):
                 # the save prints the chain's rules in the order nft lists them
                 match, action = compile_xt(xt_specs[position - 1], ruleset.xt[key])
+            elif compiled is not None and id(nft_rule) in compiled:
+                match, action = compiled[id(nft_rule)][1]
             else:
                 match, action = compile_rule(nft_rule.expr, sets, maps)
-            text = known.get(nft_rule.handle) or describe(chain, nft_rule)
+                if compiled is not None:
+                    compiled[id(nft_rule)] = (nft_rule, (match, action))
+            text = known.get(nft_rule.handle) or (lambda chain=chain, nft_rule=nft_rule: describe(chain, nft_rule))
             rules.append(_path.Rule(match, action, text, position=position, handle=nft_rule.handle,
                                     owned=is_owned(nft_rule, comment)))
         base = chain.hook is not None and chain.kind is not None
@@ -419,6 +425,7 @@ class NftablesBackend(object):
         self._saves = OrderedDict((prefix, module.get_bin_path(prefix + "-nft-save")) for prefix in _XTABLES_FAMILIES)
         self._ruleset = None
         self._models = {}
+        self._compiled = {}
 
     def installed(self, family=None):
         return self._nft is not None
@@ -501,7 +508,7 @@ class NftablesBackend(object):
         key = (id(ruleset), family, comment, texts is None)
         if key not in self._models:
             # the Ruleset is kept beside its model, so that its id is not reused meanwhile
-            self._models[key] = (ruleset, model(ruleset, family, comment, texts))
+            self._models[key] = (ruleset, model(ruleset, family, comment, texts, self._compiled))
         return self._models[key][1]
 
     def owned_copies(self, ruleset, family, table, chain, rule, comment):

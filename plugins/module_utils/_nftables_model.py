@@ -41,6 +41,10 @@ def _unknown(packet, base, state):
     return None
 
 
+def _never(packet, base, state):
+    return False
+
+
 def _elements(right, sets):
     """The values a match compares with: one value, an anonymous set or a named set;
     None when a named set is not known."""
@@ -81,12 +85,10 @@ def _member(names_of):
     return test
 
 
-def _icmp_type(protocol):
-    def test(packet, base, state, value):
-        if isinstance(value, (dict, list)):
-            return None
-        return value in (packet.message, packet.icmp_type)
-    return test
+def _icmp_type(packet, base, state, value):
+    if isinstance(value, (dict, list)):
+        return None
+    return value in (packet.message, packet.icmp_type)
 
 
 def _icmp_code(packet, base, state, value):
@@ -110,11 +112,22 @@ def _networks(value):
     return None
 
 
+_NETWORKS = {}
+_ADDRESS_TESTS = {}
+
+
 def _address(side):
     def test(packet, base, state, value):
-        networks = _networks(value)
+        # a table of thousands of address rules asks for the same values again and again
+        key = repr(value)
+        if key not in _NETWORKS:
+            _NETWORKS[key] = _networks(value)
+        networks = _NETWORKS[key]
         return None if networks is None else _path.address_match(packet, side, networks)
     return test
+
+
+_ADDRESS_TESTS.update((side, _address(side)) for side in ("saddr", "daddr"))
 
 
 def _ct_state(packet, base, state, value):
@@ -152,50 +165,52 @@ def _family_guard(protocols, protocol):
     return guard
 
 
+_META_TESTS = {
+    "iifname": _interface_name("in"), "iif": _interface_name("in"),
+    "oifname": _interface_name("out"), "oif": _interface_name("out"),
+    "l4proto": _member(lambda packet: _L4_NAMES[packet.family]),
+    "nfproto": _member(lambda packet: _NFPROTO[packet.family]),
+    "protocol": _member(lambda packet: _ETHERTYPE[packet.family]),
+    "mark": _mark, "pkttype": _pkttype,
+}
+_GUARDS = {protocol: _family_guard(_ICMP_PROTOCOLS, protocol) for protocol in ("icmp", "icmpv6")}
+_GUARDS.update((protocol, _family_guard(_IP_PROTOCOLS, protocol)) for protocol in ("ip", "ip6"))
+_ICMP_FIELDS = {"type": _icmp_type, "code": _icmp_code}
+
+
+def _no_transport_header(packet):
+    return False
+
+
 def subject(left):
     """(guard, test) for the left side of a match or a vmap key: ``guard(packet)`` is
     False when the expression cannot apply to the packet at all (an ICMP field of an
     IPv6 packet: the implicit dependency fails whatever the operator), ``test(packet,
     base, state, value)`` compares one value. None when not understood."""
-    always = None
     if not isinstance(left, dict):
         return None
     if "meta" in left:
-        key = left["meta"].get("key")
-        tests = {
-            "iifname": _interface_name("in"), "iif": _interface_name("in"),
-            "oifname": _interface_name("out"), "oif": _interface_name("out"),
-            "l4proto": _member(lambda packet: _L4_NAMES[packet.family]),
-            "nfproto": _member(lambda packet: _NFPROTO[packet.family]),
-            "protocol": _member(lambda packet: _ETHERTYPE[packet.family]),
-            "mark": _mark, "pkttype": _pkttype,
-        }
-        return (always, tests[key]) if key in tests else None
+        test = _META_TESTS.get(left["meta"].get("key"))
+        return None if test is None else (None, test)
     if "payload" in left:
         protocol, field = left["payload"].get("protocol"), left["payload"].get("field")
         if protocol in _TRANSPORT:
-            return (lambda packet: False, _unknown_test)
+            return _no_transport_header, _unknown_test
         if protocol in ("icmp", "icmpv6"):
-            guard = _family_guard(_ICMP_PROTOCOLS, protocol)
-            if field == "type":
-                return guard, _icmp_type(protocol)
-            if field == "code":
-                return guard, _icmp_code
-            return guard, _unknown_test
+            return _GUARDS[protocol], _ICMP_FIELDS.get(field, _unknown_test)
         if protocol in ("ip", "ip6"):
-            guard = _family_guard(_IP_PROTOCOLS, protocol)
             if field in ("saddr", "daddr"):
-                return guard, _address(field)
+                return _GUARDS[protocol], _ADDRESS_TESTS[field]
             if field in ("protocol", "nexthdr"):
-                return guard, _member(lambda packet: _L4_NAMES[packet.family])
-            return guard, _unknown_test
+                return _GUARDS[protocol], _META_TESTS["l4proto"]
+            return _GUARDS[protocol], _unknown_test
         return None
     if "ct" in left:
-        return (always, _ct_state) if left["ct"].get("key") == "state" and "dir" not in left["ct"] else None
+        return (None, _ct_state) if left["ct"].get("key") == "state" and "dir" not in left["ct"] else None
     if "&" in left:
         operands = left["&"]
         if (len(operands) == 2 and operands[0] == {"meta": {"key": "mark"}} and isinstance(operands[1], int)):
-            return always, _masked_mark(operands[1])
+            return None, _masked_mark(operands[1])
     return None
 
 
@@ -210,6 +225,8 @@ def _match(statement, sets):
     if found is None or op not in ("==", "!=", "in"):
         return _unknown
     guard, test = found
+    if guard is _no_transport_header:
+        return _never
     values = _elements(statement.get("right"), sets)
     if values is None:
         return _unknown
@@ -275,7 +292,11 @@ def compile_rule(expr, sets, maps):
     for statement in expr:
         kind = next(iter(statement))
         if kind == "match":
-            checks.append(_match(statement["match"], sets))
+            check = _match(statement["match"], sets)
+            if check is _never:
+                # a transport header match: no ICMP packet can match the rule, whatever else it says
+                return _never, ("continue",)
+            checks.append(check)
         elif kind in _VERDICTS:
             action = verdict_action(statement)
         elif kind == "vmap":

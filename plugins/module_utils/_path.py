@@ -160,16 +160,23 @@ class Rule(object):
     action)])`` where ``key(packet, base_chain, state, element)`` says whether the
     packet's key is the element."""
 
-    __slots__ = ("match", "action", "text", "position", "handle", "owned", "chain")
+    __slots__ = ("match", "action", "_text", "position", "handle", "owned", "chain")
 
     def __init__(self, match, action, text, position=None, handle=None, owned=False):
         self.match = match
         self.action = action
-        self.text = text
+        # a function giving the text is called only when the rule is named
+        self._text = text
         self.position = position
         self.handle = handle
         self.owned = owned
         self.chain = None
+
+    @property
+    def text(self):
+        if callable(self._text):
+            self._text = self._text()
+        return self._text
 
 
 class Chain(object):
