@@ -12,6 +12,7 @@ NODES       ?= 3
 FIREWALL    ?= iptables-nft
 MODE        ?= encap
 DELAY       ?=
+KIND        ?= netns
 KEEP        ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -57,7 +58,7 @@ sanity lint unit integration molecule: setup
 # --- lab and demo ---------------------------------------------------------
 
 lab-up: setup
-	@$(PY) lab/nlmlab.py up --nodes $(NODES) --firewall $(FIREWALL) --mode $(MODE) --delay "$(DELAY)"
+	@$(PY) lab/nlmlab.py up --nodes $(NODES) --firewall $(FIREWALL) --mode $(MODE) --delay "$(DELAY)" --kind $(KIND)
 
 lab-down: setup
 	@$(PY) lab/nlmlab.py down

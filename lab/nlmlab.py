@@ -28,9 +28,15 @@ from pathlib import Path
 
 import yaml
 
+import nlmmachines
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_NAME = "nlm"
 FIREWALLS = ("iptables-nft", "iptables-legacy", "nftables", "reject-tail", "none")
+# netns: every node a namespace, entered by the netns connection as root on this
+# filesystem; machines: every node's namespace the network of a booted Debian machine,
+# reached over SSH as an operator with sudo (lab/nlmmachines.py).
+KINDS = ("netns", "machines")
 MODES = ("encap", "noEncap", "hybrid", "networkPolicyOnly")
 # Node addresses are offset by 10 inside each /24 transport subnet, and every node
 # owns one /24 of 198.19.0.0/16 as its IPv4 Pod CIDR: 240 nodes fit both.
@@ -282,7 +288,7 @@ class Lab:
     """A lab of ``nodes`` namespaces named ``<name>-n1`` ... plus ``<name>-net`` for the transport network."""
 
     def __init__(self, name: str = DEFAULT_NAME, nodes: int = 3, firewall: str = "iptables-nft", mode: str = "encap",
-                 delay: str = "", state_dir: str | os.PathLike | None = None) -> None:
+                 delay: str = "", state_dir: str | os.PathLike | None = None, kind: str = "netns") -> None:
         if not LAB_NAME_RE.match(name or ""):
             raise LabError(f"lab name {name!r} must be 1-8 lower-case letters or digits starting with a letter (default {DEFAULT_NAME!r})")
         if not isinstance(nodes, int) or not 1 <= nodes <= MAX_NODES:
@@ -291,6 +297,9 @@ class Lab:
             raise LabError(f"firewall {firewall!r} is not one of {', '.join(FIREWALLS)}")
         if mode not in MODES:
             raise LabError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+        if kind not in KINDS:
+            raise LabError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        self.kind = kind
         self.name = name
         self.firewall = firewall
         self.mode = mode
@@ -369,7 +378,12 @@ class Lab:
                 for node in self.nodes])
             self._build_transport()
             _parallel(self._build_node, self.nodes)
-            _parallel(self.load_firewall, self.nodes)
+            if self.kind == "machines":
+                # their own boot loads their firewall, as a real node's does
+                self.machines = nlmmachines.Machines(self)
+                self.machines.boot()
+            else:
+                _parallel(self.load_firewall, self.nodes)
             daemon_pids = self._start_delays()
             self._write_state(daemon_pids=daemon_pids)
             self._write_inventory()
@@ -544,10 +558,15 @@ class Lab:
 
     def _write_state(self, daemon_pids: list[int]) -> None:
         state = {"name": self.name, "nodes": len(self.nodes), "firewall": self.firewall, "mode": self.mode,
-                 "delay": self.delay_spec, "daemon_pids": daemon_pids}
+                 "delay": self.delay_spec, "daemon_pids": daemon_pids, "kind": self.kind}
         self.state_path.write_text(json.dumps(state, indent=2) + "\n")
 
     def _write_inventory(self) -> None:
+        if self.kind == "machines":
+            inventory = self.machines.inventory()
+            header = f"# Written by lab/nlmlab.py for lab {self.name!r}; `make lab-down` removes it.\n---\n"
+            self.inventory_path.write_text(header + yaml.safe_dump(inventory, sort_keys=False, default_flow_style=False))
+            return
         hosts = {}
         for node in self.nodes:
             hosts[node.name] = {
@@ -581,6 +600,8 @@ class Lab:
     def down(self) -> "Lab":
         """Remove every namespace, process and file of this lab; safe to run any number of times."""
         started = time.monotonic()
+        # machines power off first, so that their systemd shuts them down in order
+        nlmmachines.Machines(self).power_off()
         namespaces = self.namespaces()
         inodes = {inode for inode in map(_netns_inode, namespaces) if inode is not None}
         pids = set(_pids_in_netns(inodes)) if inodes else set()
@@ -599,12 +620,24 @@ class Lab:
             for path in self.state_dir.glob("delay-n*.*"):
                 path.unlink(missing_ok=True)
             shutil.rmtree(self.state_dir / ALTERNATIVES, ignore_errors=True)
+            shutil.rmtree(self.state_dir / nlmmachines.STATE_DIR, ignore_errors=True)
             try:
                 self.state_dir.rmdir()
             except OSError:
                 pass  # not empty: it holds files or other labs' state that are not ours to remove
         self.down_seconds = time.monotonic() - started
         return self
+
+    @classmethod
+    def recorded(cls, name: str = DEFAULT_NAME, state_dir=None) -> "Lab":
+        """The lab as its state file describes it."""
+        probe = cls(name=name, state_dir=state_dir)
+        try:
+            state = json.loads(probe.state_path.read_text())
+        except (OSError, ValueError):
+            raise LabError(f"lab {name!r} is not up (no {probe.state_path}); make lab-up first") from None
+        return cls(name=name, nodes=state["nodes"], firewall=state["firewall"], mode=state["mode"],
+                   delay=state.get("delay", ""), state_dir=state_dir, kind=state.get("kind", "netns"))
 
     def _recorded_daemon_pids(self) -> list[int]:
         try:
@@ -629,7 +662,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--firewall", default="iptables-nft", choices=FIREWALLS)
     up.add_argument("--mode", default="encap", choices=MODES)
     up.add_argument("--delay", default="", help="round-trip delay per link, e.g. 'n1-n2=20ms,n1-n3=5ms'")
-    for command in (up, sub.add_parser("down", help="remove every namespace, process and file of the lab")):
+    up.add_argument("--kind", default="netns", choices=KINDS,
+                    help="netns: namespaces entered as root; machines: booted Debian machines reached over SSH")
+    reboot = sub.add_parser("reboot", help="reboot a machine of a KIND=machines lab, as its operator would")
+    reboot.add_argument("node")
+    for command in (up, reboot, sub.add_parser("down", help="remove every namespace, process and file of the lab")):
         command.add_argument("--name", default=DEFAULT_NAME, help=f"lab name, the prefix of its namespaces (default {DEFAULT_NAME})")
         command.add_argument("--state-dir", default=None, help="where the inventory and state go (default .lab or .lab/<name>)")
     args = parser.parse_args(argv)
@@ -639,9 +676,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             lab = Lab(name=args.name, nodes=args.nodes, firewall=args.firewall, mode=args.mode, delay=args.delay,
-                      state_dir=args.state_dir).up()
-            print(f"nlmlab: lab {lab.name!r} up in {lab.up_seconds:.1f} s: {len(lab.nodes)} nodes, firewall {lab.firewall}, "
-                  f"mode {lab.mode}, delay {lab.delay_spec or 'none'}; inventory {lab.inventory_path}")
+                      state_dir=args.state_dir, kind=args.kind).up()
+            print(f"nlmlab: lab {lab.name!r} up in {lab.up_seconds:.1f} s: {len(lab.nodes)} {lab.kind} nodes, "
+                  f"firewall {lab.firewall}, mode {lab.mode}, delay {lab.delay_spec or 'none'}; "
+                  f"inventory {lab.inventory_path}")
+        elif args.command == "reboot":
+            lab = Lab.recorded(name=args.name, state_dir=args.state_dir)
+            if lab.kind != "machines":
+                raise LabError(f"lab {lab.name!r} is a {lab.kind} lab: only machines reboot (make lab-up KIND=machines)")
+            nlmmachines.Machines(lab).reboot(lab.node(args.node))
+            print(f"nlmlab: {args.node} rebooted")
         else:
             lab = Lab(name=args.name, state_dir=args.state_dir).down()
             print(f"nlmlab: lab {lab.name!r} down in {lab.down_seconds:.1f} s")

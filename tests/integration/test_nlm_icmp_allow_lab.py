@@ -1,6 +1,6 @@
 """nlm_icmp_allow and nlm_icmp_allow_info on the lab: real iptables, real ICMP.
 
-One 5-node lab per firewall (iptables-nft, iptables-legacy, reject-tail). Every run
+One 5-node lab per firewall (iptables-nft, iptables-legacy). Every run
 goes through Ansible and the netns connection. n1/n2 (and n5) use the dedicated chain
 mode, n3/n4 the direct one, so one Ansible run covers both modes; n1 and n3 carry
 1,000 seeded foreign rules per family. Pings go between the nodes' antrea-gw0
@@ -21,7 +21,8 @@ import yaml
 pytestmark = pytest.mark.lab
 
 TAG = "nodelatency.monitor"
-FIREWALLS = ["iptables-nft", "iptables-legacy", "reject-tail"]
+# reject-tail's end-to-end proof is the path corpus's; the tail test below adds the tail by hand
+FIREWALLS = ["iptables-nft", "iptables-legacy"]
 CHAIN_MODE = {"n1": "dedicated", "n2": "dedicated", "n3": "direct", "n4": "direct", "n5": "dedicated"}
 # a dedicated-mode node and a direct-mode node probe each other: both modes at once
 PAIRS = [("n1", "n3")]
@@ -299,12 +300,33 @@ def test_present_and_absent_on_both_chain_modes(lab, ansible, playbook):
     assert {node: saved(lab, node) for node in nodes} == original
 
 
-@pytest.mark.parametrize("lab", ["iptables-nft", "reject-tail"], indirect=True)
-def test_append_lands_in_front_of_a_reject_tail(lab, playbook):
+TAIL = {"ipv4": "-p icmp -j REJECT --reject-with icmp-host-prohibited",
+        "ipv6": "-p ipv6-icmp -j REJECT --reject-with icmp6-adm-prohibited"}
+
+
+@pytest.mark.parametrize("tail", [False, True], ids=["drop-policy", "reject-tail"])
+@pytest.mark.parametrize("lab", ["iptables-nft"], indirect=True)
+def test_append_lands_in_front_of_a_reject_tail(lab, playbook, tail):
     """placement append puts the rules (direct, n3) or the jump (dedicated, n1) at the
-    end of the chain under a DROP policy, and just in front of reject-tail's closing
-    REJECT, where they take effect; enforce_order then has nothing to move."""
+    end of the chain under a DROP policy, and just in front of a closing ICMP REJECT
+    (as reject-tail's), where they take effect; enforce_order then has nothing to move."""
     nodes = ["n1", "n3"]
+    if tail:
+        for node in nodes:
+            for family, command in FAMILIES.items():
+                for chain in ("INPUT", "OUTPUT"):
+                    lab.run(node, [command, "-w", "-A", chain, *shlex.split(TAIL[family])])
+    try:
+        _append_in_front(lab, playbook, nodes, tail)
+    finally:
+        if tail:
+            for node in nodes:
+                for family, command in FAMILIES.items():
+                    for chain in ("INPUT", "OUTPUT"):
+                        lab.run(node, [command, "-w", "-D", chain, *shlex.split(TAIL[family])], check=False)
+
+
+def _append_in_front(lab, playbook, nodes, tail):
     original = {node: saved(lab, node) for node in nodes}
     appended, info = playbook("n1:n3", [
         ("nlm_icmp_allow", dict(ALLOW, placement="append")),
@@ -319,7 +341,7 @@ def test_append_lands_in_front_of_a_reject_tail(lab, playbook):
                 rules = [line for line in saved(lab, node)[family].splitlines() if line.startswith("-A %s " % chain)]
                 ours = [index for index, line in enumerate(rules) if TAG in line and "antrea-gw9" not in line]
                 assert ours, (node, family, chain)
-                if lab.firewall == "reject-tail":
+                if tail:
                     assert "-j REJECT" in rules[ours[-1] + 1], (node, family, rules)
                 else:
                     assert ours[-1] == len(rules) - 1, (node, family, rules)

@@ -1,0 +1,333 @@
+"""Booted Debian machines in the lab's network namespaces (KIND=machines).
+
+Each node's namespace becomes the network of a machine: systemd-nspawn boots a shared
+Debian bookworm root filesystem (built once with mmdebstrap from Debian packages and
+cached under .cache/machines/, rebuilt when its package list changes) with the node's
+own writable overlay layer on top, which holds its hostname, the operator account, its
+SSH host keys and authorised key, and survives the machine's reboots. The controller
+reaches sshd through the namespace (``ip netns exec <ns> socat``), so the root
+namespace's addresses, routes and firewall stay untouched.
+
+systemd never boots on the host's own root filesystem: every machine has the image as
+its root, and the tmpfs that systemd-nspawn needs at /run/systemd/nspawn is the lab's.
+
+A supervisor process per machine (``nlmmachines.py supervise``) runs systemd-nspawn and
+starts it again when the machine reboots (systemd-nspawn then exits with status 133),
+in the same namespace with the same layer; ``down`` powers the machines off and removes
+every process, mount, layer and key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache" / "machines"
+SUITE = "bookworm"
+PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "sudo", "python3", "python3-venv", "iproute2",
+    "iptables", "nftables", "netfilter-persistent", "iptables-persistent", "iputils-ping", "ca-certificates",
+)
+OPERATOR = "nlm"
+NSPAWN_RUN = Path("/run/systemd/nspawn")
+REBOOT_STATUS = 133
+BOOT_TIMEOUT = 60
+POWEROFF_TIMEOUT = 20
+
+
+class MachineError(Exception):
+    """A machine could not be built, booted or reached; the message says what to do."""
+
+
+def image_key(packages=PACKAGES, suite=SUITE) -> str:
+    return hashlib.sha256(("%s\n%s\n" % (suite, "\n".join(sorted(packages)))).encode()).hexdigest()[:16]
+
+
+def base_image(packages=PACKAGES, suite=SUITE, cache=CACHE) -> Path:
+    """The root filesystem every machine boots, built when its package list is new."""
+    target = cache / ("base-%s" % image_key(packages, suite))
+    if (target / ".complete").exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    building = cache / ("building-%s-%d" % (image_key(packages, suite), os.getpid()))
+    shutil.rmtree(building, ignore_errors=True)
+    argv = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(packages), "--quiet",
+            # the machines get their rules from the lab, not from a package's defaults
+            "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+            suite, str(building)]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        raise MachineError("mmdebstrap could not build the machines' image (rc=%d): %s; install mmdebstrap "
+                           "(make setup) and make sure Debian's package mirror answers"
+                           % (result.returncode, result.stderr.strip()[-2000:]))
+    (building / ".complete").write_text(" ".join(argv) + "\n")
+    if target.exists():
+        shutil.rmtree(building, ignore_errors=True)
+    else:
+        building.rename(target)
+    return target
+
+
+def ensure_nspawn_tmpfs() -> None:
+    """systemd-nspawn keeps its per-machine state under /run/systemd/nspawn, which must
+    be a tmpfs; /run is not one here."""
+    NSPAWN_RUN.mkdir(parents=True, exist_ok=True)
+    if not os.path.ismount(NSPAWN_RUN):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "nlm-nspawn", str(NSPAWN_RUN)], check=True)
+
+
+def _nspawn_running() -> bool:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path("/proc", entry, "comm").read_text().strip() == "systemd-nspawn":
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def release_nspawn_tmpfs() -> None:
+    """Unmount the tmpfs the lab mounted, once no machine uses it."""
+    if os.path.ismount(NSPAWN_RUN) and not _nspawn_running():
+        subprocess.run(["umount", str(NSPAWN_RUN)], check=False)
+
+
+def _append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def prepare_layer(base: Path, layer: Path, hostname: str, public_key: str, files: dict[str, str]) -> None:
+    """The node's own layer over the image: hostname, the operator with passwordless
+    sudo and the lab's key, and ``files`` ({path in the machine: content})."""
+    etc = layer / "etc"
+    (etc / "sudoers.d").mkdir(parents=True, exist_ok=True)
+    (etc / "hostname").write_text(hostname + "\n")
+    (etc / "hosts").write_text("127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost ip6-localhost\n" % hostname)
+    for name in ("passwd", "group", "shadow", "gshadow"):
+        if (base / "etc" / name).exists():
+            shutil.copy2(base / "etc" / name, etc / name)
+    _append(etc / "passwd", "%s:x:1000:1000:lab operator:/home/%s:/bin/bash\n" % (OPERATOR, OPERATOR))
+    _append(etc / "group", "%s:x:1000:\n" % OPERATOR)
+    _append(etc / "shadow", "%s:*:20000:0:99999:7:::\n" % OPERATOR)
+    if (etc / "gshadow").exists():
+        _append(etc / "gshadow", "%s:!::\n" % OPERATOR)
+    (etc / "sudoers.d" / "nlm-operator").write_text("%s ALL=(ALL) NOPASSWD: ALL\n" % OPERATOR)
+    os.chmod(etc / "sudoers.d" / "nlm-operator", 0o440)
+    ssh = layer / "home" / OPERATOR / ".ssh"
+    ssh.mkdir(parents=True, exist_ok=True)
+    (ssh / "authorized_keys").write_text(public_key)
+    for path in (ssh.parent, ssh, ssh / "authorized_keys"):
+        os.chown(path, 1000, 1000)
+    os.chmod(ssh, 0o700)
+    os.chmod(ssh / "authorized_keys", 0o600)
+    for path, content in files.items():
+        target = layer / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+
+
+def nspawn_argv(base: Path, layer: Path, netns: str, machine: str) -> list[str]:
+    return ["systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit",
+            "--network-namespace-path=/run/netns/%s" % netns, "--directory=%s" % base,
+            "--overlay=+/:%s:/" % layer, "--machine=%s" % machine, "--console=read-only",
+            "--capability=CAP_NET_ADMIN,CAP_NET_RAW", "--private-users=no"]
+
+
+STATE_DIR = "machines"
+SUPERVISOR = Path(__file__).resolve()
+_LEGACY_COMMANDS = ("iptables", "iptables-restore", "iptables-save", "ip6tables", "ip6tables-restore", "ip6tables-save")
+
+
+def firewall_files(lab, firewall: str) -> dict[str, str]:
+    """The files that make a machine's boot load the lab's hardened firewall for
+    ``firewall``: netfilter-persistent's rules for the iptables flavours (iptables-legacy
+    also points the iptables commands at it), nftables.service's configuration, enabled."""
+    import nlmlab
+    files = {}
+    if firewall in ("iptables-nft", "iptables-legacy", "reject-tail"):
+        files["/etc/iptables/rules.v4"] = nlmlab.render_iptables(firewall, 4)
+        files["/etc/iptables/rules.v6"] = nlmlab.render_iptables(firewall, 6)
+    if firewall == "nftables":
+        files["/etc/nftables.conf"] = nlmlab.render_nftables(firewall)
+    return files
+
+
+def _link(layer: Path, path: str, target: str) -> None:
+    link = layer / path.lstrip("/")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target)
+
+
+class Machines:
+    """The machines of one lab: boot, inventory, reboot and power-off."""
+
+    def __init__(self, lab) -> None:
+        self.lab = lab
+        self.dir = lab.state_dir / STATE_DIR
+        self.key = self.dir / "id_ed25519"
+
+    def _node_dir(self, node) -> Path:
+        return self.dir / node.name
+
+    def boot(self) -> None:
+        base = base_image()
+        ensure_nspawn_tmpfs()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nlm lab %s" % self.lab.name,
+                            "-f", str(self.key)], check=True)
+        public_key = (self.dir / "id_ed25519.pub").read_text()
+        for node in self.lab.nodes:
+            layer = self._node_dir(node) / "layer"
+            shutil.rmtree(self._node_dir(node), ignore_errors=True)
+            layer.mkdir(parents=True)
+            prepare_layer(base, layer, node.name, public_key, firewall_files(self.lab, self.lab.firewall))
+            if self.lab.firewall == "iptables-legacy":
+                for command in _LEGACY_COMMANDS:
+                    family, _separator, suffix = command.partition("-")
+                    _link(layer, "/etc/alternatives/" + command,
+                          "/usr/sbin/%s-legacy%s" % (family, "-" + suffix if suffix else ""))
+            if self.lab.firewall == "nftables":
+                _link(layer, "/etc/systemd/system/sysinit.target.wants/nftables.service",
+                      "/lib/systemd/system/nftables.service")
+            self._start(node, base)
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        for node in self.lab.nodes:
+            self._wait_for_ssh(node, deadline)
+
+    def _start(self, node, base: Path) -> None:
+        argv = nspawn_argv(base, self._node_dir(node) / "layer", node.netns, "%s-%s" % (self.lab.name, node.name))
+        process = subprocess.Popen([sys.executable, str(SUPERVISOR), "supervise", str(self._node_dir(node) / "log"),
+                                    *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        (self._node_dir(node) / "pid").write_text("%d\n" % process.pid)
+
+    def _wait_for_ssh(self, node, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            result = subprocess.run(["ip", "netns", "exec", node.netns, "socat", "-T1", "STDIO", "TCP:127.0.0.1:22"],
+                                    input="", capture_output=True, text=True, timeout=10, check=False)
+            if result.stdout.startswith("SSH-"):
+                return
+            time.sleep(0.2)
+        raise MachineError("machine %s did not answer on SSH within %d s; see %s"
+                           % (node.name, BOOT_TIMEOUT, self._node_dir(node) / "log"))
+
+    def ssh_argv(self, node) -> list[str]:
+        return ["ssh", "-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+                "-o", "ProxyCommand=ip netns exec %s socat STDIO TCP:127.0.0.1:22" % node.netns,
+                "%s@%s" % (OPERATOR, node.name)]
+
+    def ssh(self, node, command: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run ``command`` in the machine as the operator."""
+        return subprocess.run([*self.ssh_argv(node), command], capture_output=True, text=True, timeout=timeout,
+                              check=check)
+
+    def reboot(self, node, timeout: float = BOOT_TIMEOUT) -> None:
+        """Reboot the machine from inside, as an operator would, and wait until it
+        answers on SSH with a new boot."""
+        boot_id = self.ssh(node, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+        self.ssh(node, "sudo systemctl reboot", check=False)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.ssh(node, "cat /proc/sys/kernel/random/boot_id", check=False, timeout=10)
+            if result.returncode == 0 and result.stdout.strip() not in ("", boot_id):
+                return
+            time.sleep(0.3)
+        raise MachineError("machine %s did not come back within %d s of its reboot; see %s"
+                           % (node.name, timeout, self._node_dir(node) / "log"))
+
+    def inventory(self) -> dict:
+        """What a user's inventory of these machines holds: SSH as the operator, become with
+        sudo, and nothing the lab knows about their networks."""
+        hosts = {node.name: {"ansible_ssh_common_args": "-o ProxyCommand='ip netns exec %s socat STDIO "
+                                                        "TCP:127.0.0.1:22'" % node.netns}
+                 for node in self.lab.nodes}
+        return {"all": {"children": {"nlm_nodes": {
+            "vars": {
+                "ansible_connection": "ssh",
+                "ansible_user": OPERATOR,
+                "ansible_ssh_private_key_file": str(self.key),
+                "ansible_ssh_extra_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+                "ansible_become": True,
+            },
+            "hosts": hosts,
+        }}}}
+
+    def _supervisors(self) -> list[int]:
+        pids = []
+        if not self.dir.is_dir():
+            return pids
+        for pid_file in self.dir.glob("*/pid"):
+            try:
+                pid = int(pid_file.read_text())
+                if SUPERVISOR.name.encode() in Path("/proc/%d/cmdline" % pid).read_bytes():
+                    pids.append(pid)
+            except (OSError, ValueError):
+                continue
+        return pids
+
+    def power_off(self) -> None:
+        """Power every machine off, killing what has not stopped after POWEROFF_TIMEOUT."""
+        pids = self._supervisors()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + POWEROFF_TIMEOUT
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in pids:
+            if _alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        release_nspawn_tmpfs()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return status != "Z"
+
+
+def supervise(argv: list[str], log: Path) -> int:
+    """Run systemd-nspawn until the machine powers off; boot it again after each reboot."""
+    child = None
+
+    def stop(signum, _frame):
+        if child is not None and child.poll() is None:
+            # systemd-nspawn asks the machine's systemd to power off
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        with open(log, "a", encoding="utf-8") as handle:
+            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle)
+            status = child.wait()
+        if status != REBOOT_STATUS:
+            return status
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 4 and sys.argv[1] == "supervise":
+        sys.exit(supervise(sys.argv[3:], Path(sys.argv[2])))
+    sys.exit("usage: nlmmachines.py supervise LOG systemd-nspawn ARGS...")

@@ -1,0 +1,109 @@
+"""The machine lab (KIND=machines): booted Debian machines in the lab's namespaces.
+
+Each node boots the shared image with its own layer, runs systemd and sshd, and is
+reached over SSH through its namespace as the operator, who becomes root with sudo.
+Its firewall is loaded by its own boot services (netfilter-persistent, nftables.service)
+and drops ICMP echo both ways while the overlay carries other traffic; a reboot keeps
+the layer and loads the firewall again; lab-down leaves no process, mount, namespace,
+layer or key behind.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import nlmmachines
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module", params=["iptables-nft", "nftables"])
+def lab(request, module_lab_factory):
+    return module_lab_factory(nodes=2, firewall=request.param, kind="machines")
+
+
+def machines(lab):
+    return nlmmachines.Machines(lab)
+
+
+def ping(lab, source, address):
+    return lab.ping(source, address, count=2, timeout=1.0)
+
+
+def test_each_machine_runs_systemd_and_answers_as_its_operator(lab):
+    for node in lab.nodes:
+        result = machines(lab).ssh(node, "id -un; sudo -n id -u; hostname; systemctl is-system-running --wait; "
+                                         "cat /proc/1/comm")
+        assert result.stdout.split() == ["nlm", "0", node.name, "running", "systemd"], result.stderr
+        # its own root filesystem, not the host's
+        assert machines(lab).ssh(node, "test ! -e %s && echo own" % Path(__file__).resolve()).stdout.strip() == "own"
+
+
+def test_the_boot_firewall_drops_echo_both_ways_while_the_overlay_carries_tcp(lab):
+    n1, n2 = lab.nodes
+    for address in (n2.gateway_ipv4, n2.gateway_ipv6):
+        assert not ping(lab, n1, address)
+    for address in (n1.gateway_ipv4, n1.gateway_ipv6):
+        assert not ping(lab, n2, address)
+    # sshd of n2, over the overlay, through both firewalls
+    banner = lab.run(n1, ["socat", "-T2", "STDIO", "TCP:%s:22" % n2.gateway_ipv4], input="").stdout
+    assert banner.startswith("SSH-"), banner
+
+
+RELOAD = {"iptables-nft": "sudo netfilter-persistent start", "nftables": "sudo systemctl restart nftables"}
+
+
+def test_a_reboot_keeps_the_layer_and_loads_the_firewall_again(lab):
+    n1, n2 = lab.nodes
+    remote = machines(lab)
+    remote.ssh(n2, "echo kept | sudo tee /etc/nlm-test-marker >/dev/null")
+    # both firewalls emptied by hand: echo passes until n2 boots again
+    for node in (n1, n2):
+        remote.ssh(node, "sudo nft flush ruleset")
+    try:
+        assert ping(lab, n1, n2.gateway_ipv4)
+        remote.reboot(n2)
+        assert remote.ssh(n2, "cat /etc/nlm-test-marker").stdout.strip() == "kept"
+        assert remote.ssh(n2, "systemctl is-system-running --wait").stdout.strip() == "running"
+        assert not ping(lab, n1, n2.gateway_ipv4)
+    finally:
+        remote.ssh(n1, RELOAD[lab.firewall])
+        remote.ssh(n2, "sudo rm -f /etc/nlm-test-marker")
+
+
+def _machine_processes():
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                comm = Path("/proc", entry, "comm").read_text().strip()
+                cmdline = Path("/proc", entry, "cmdline").read_bytes()
+            except OSError:
+                continue
+            if comm == "systemd-nspawn" or nlmmachines.SUPERVISOR.name.encode() in cmdline:
+                found.add(int(entry))
+    return found
+
+
+def _namespaces():
+    return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split())
+
+
+def _mounts():
+    return Path("/proc/mounts").read_text()
+
+
+def test_lab_down_leaves_nothing_behind(lab_factory, tmp_path):
+    before = (_machine_processes(), _namespaces(), _mounts())
+    lab = lab_factory(nodes=2, firewall="iptables-nft", kind="machines", state_dir=tmp_path / "state")
+    assert _machine_processes() - before[0]
+    assert machines(lab).key.exists()
+    lab.down()
+    assert _machine_processes() == before[0]
+    assert {name for name in _namespaces() if name.startswith(lab.name + "-")} == set()
+    assert _mounts() == before[2]
+    assert not (tmp_path / "state" / nlmmachines.STATE_DIR).exists()
