@@ -40,7 +40,9 @@ ALL_BUILTINS = {
     "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"), "raw": ("PREROUTING", "OUTPUT"),
 }
 HOOKS = {"prerouting": "in", "input": "in", "output": "out", "postrouting": "out"}
-PRIORITIES = (-300, -150, -10, 0, 10, 100, 300)
+# None of the iptables tables' (-300, -150, 0, 50): base chains at one priority run in an
+# order nothing reports, and marks set in one of them are then undecided for the others.
+PRIORITIES = (-250, -100, -10, 10, 100, 250)
 
 
 def _chance(rng, probability):
@@ -49,7 +51,7 @@ def _chance(rng, probability):
 
 # --- iptables ---------------------------------------------------------------------------------
 
-def _ipt_matches(rng, family, table, direction, local, icmp_required):
+def _ipt_matches(rng, family, table, direction, local, icmp_required, marks):
     protocol, type_option, module = ICMP[family]
     parts = []
     if icmp_required or _chance(rng, 0.6):
@@ -67,22 +69,23 @@ def _ipt_matches(rng, family, table, direction, local, icmp_required):
     if _chance(rng, 0.15):
         parts.append("%s%s %s" % ("! " if _chance(rng, 0.2) else "", "-d" if direction == "in" else "-s",
                                   rng.choice(local[family])))
-    if _chance(rng, 0.15):
+    if marks and _chance(rng, 0.15):
         parts.append("-m mark %s--mark 0x1/0x1" % ("! " if _chance(rng, 0.2) else ""))
     return parts
 
 
-def _ipt_rule(rng, family, table, chain, direction, user_chains, local):
+def _ipt_rule(rng, family, table, chain, direction, user_chains, local, marks):
     """One rule spec for ``chain``; ``user_chains`` are those it may jump to."""
     targets = ["ACCEPT"] * 6 + ["DROP"] * 5 + ["RETURN"] * 2 + ["none"]
     if table == "filter":
         targets += ["REJECT"] * 2
-    if table == "mangle":
+    if table == "mangle" and marks:
         targets += ["MARK"] * 2
     if user_chains:
         targets += ["jump"] * 4 + ["goto"]
     target = rng.choice(targets)
-    parts = _ipt_matches(rng, family, table, direction, local, icmp_required=target in ("DROP", "REJECT", "MARK"))
+    parts = _ipt_matches(rng, family, table, direction, local, icmp_required=target in ("DROP", "REJECT", "MARK"),
+                         marks=marks)
     if target in ("jump", "goto"):
         parts.append("%s %s" % ("-j" if target == "jump" else "-g", rng.choice(user_chains)))
     elif target == "MARK":
@@ -92,7 +95,7 @@ def _ipt_rule(rng, family, table, chain, direction, user_chains, local):
     return "-A %s %s" % (chain, " ".join(parts)) if parts else "-A %s" % chain
 
 
-def iptables_ruleset(rng, family, local):
+def iptables_ruleset(rng, family, local, marks=True):
     """iptables-restore text of one family with one to three random tables."""
     protocol = ICMP[family][0]
     tables = [table for table, probability in (("filter", 0.8), ("mangle", 0.35), ("raw", 0.3), ("security", 0.2))
@@ -111,12 +114,12 @@ def iptables_ruleset(rng, family, local):
             if drop_policy:
                 rules.append("-A %s ! -p %s -j ACCEPT" % (builtin, protocol))
             for _number in range(rng.randint(0, 4)):
-                rules.append(_ipt_rule(rng, family, table, builtin, direction, user[direction], local))
+                rules.append(_ipt_rule(rng, family, table, builtin, direction, user[direction], local, marks))
         for direction, chains in user.items():
             for index, chain in enumerate(chains):
                 headers.append(":%s - [0:0]" % chain)
                 for _number in range(rng.randint(1, 3)):
-                    rules.append(_ipt_rule(rng, family, table, chain, direction, chains[index + 1:], local))
+                    rules.append(_ipt_rule(rng, family, table, chain, direction, chains[index + 1:], local, marks))
         lines += ["*" + table] + headers + rules + ["COMMIT"]
     return "\n".join(lines) + "\n"
 
@@ -127,7 +130,7 @@ def _nft_icmp_family(rng, table_family):
     return {"ip": "ipv4", "ip6": "ipv6"}.get(table_family) or rng.choice(FAMILIES)
 
 
-def _nft_matches(rng, table_family, direction, local, conntrack, icmp_required):
+def _nft_matches(rng, table_family, direction, local, conntrack, icmp_required, marks):
     parts = []
     family = _nft_icmp_family(rng, table_family)
     if icmp_required or _chance(rng, 0.6):
@@ -157,13 +160,13 @@ def _nft_matches(rng, table_family, direction, local, conntrack, icmp_required):
         keyword = "ip" if address_family == "ipv4" else "ip6"
         parts.append("%s %s %s%s" % (keyword, "daddr" if direction == "in" else "saddr",
                                      "!= " if _chance(rng, 0.2) else "", rng.choice(local[address_family])))
-    if _chance(rng, 0.15):
+    if marks and _chance(rng, 0.15):
         parts.append("meta mark %s0x1" % ("!= " if _chance(rng, 0.2) else ""))
     return parts
 
 
-def _nft_rule(rng, table_family, hook, direction, regular, local, conntrack):
-    verdicts = ["accept"] * 6 + ["drop"] * 5 + ["return"] * 2 + ["none", "mark", "vmap"]
+def _nft_rule(rng, table_family, hook, direction, regular, local, conntrack, marks):
+    verdicts = ["accept"] * 6 + ["drop"] * 5 + ["return"] * 2 + ["none", "vmap"] + (["mark"] if marks else [])
     if hook in ("input", "output"):
         verdicts += ["reject"] * 2
     if regular:
@@ -175,7 +178,7 @@ def _nft_rule(rng, table_family, hook, direction, regular, local, conntrack):
         elements = ", ".join("%s : %s" % (name, rng.choice(choices)) for name in NFT_TYPES[family][:2])
         return "%s type vmap { %s }" % (NFT_ICMP[family], elements)
     parts = _nft_matches(rng, table_family, direction, local, conntrack,
-                         icmp_required=verdict in ("drop", "reject", "mark"))
+                         icmp_required=verdict in ("drop", "reject", "mark"), marks=marks)
     if verdict in ("jump", "goto"):
         parts.append("%s %s" % (verdict, rng.choice(regular)))
     elif verdict == "mark":
@@ -185,12 +188,18 @@ def _nft_rule(rng, table_family, hook, direction, regular, local, conntrack):
     return " ".join(parts) if parts else "counter"
 
 
-def nftables_ruleset(rng, local):
-    """nft -f text of one or two random native tables."""
+def nftables_ruleset(rng, local, marks=True):
+    """nft -f text of one or two random native tables; no two base chains share a hook
+    and a priority."""
     blocks = []
+    taken = set()
     for number in range(rng.randint(1, 2)):
         table_family = rng.choice(("ip", "ip6", "inet"))
-        bases = [(hook, rng.choice(PRIORITIES)) for hook in rng.sample(sorted(HOOKS), rng.randint(1, 3))]
+        bases = []
+        for hook in rng.sample(sorted(HOOKS), rng.randint(1, 3)):
+            priority = rng.choice([priority for priority in PRIORITIES if (hook, priority) not in taken])
+            taken.add((hook, priority))
+            bases.append((hook, priority))
         conntrack = all(priority >= -200 for _hook, priority in bases)
         regular = {direction: ["r%s%d" % (direction, index) for index in range(rng.randint(0, 2))]
                    for direction in ("in", "out")}
@@ -203,11 +212,11 @@ def nftables_ruleset(rng, local):
             if drop_policy:
                 body.append("meta l4proto != { icmp, ipv6-icmp } accept")
             body += [_nft_rule(rng, table_family, hook, direction, regular[direction], local,
-                               conntrack and priority >= -200) for _index in range(rng.randint(0, 4))]
+                               conntrack and priority >= -200, marks) for _index in range(rng.randint(0, 4))]
             chains.append("\tchain b_%s {\n%s\n\t}" % (hook, "\n".join("\t\t" + line for line in body)))
         for direction, names in regular.items():
             for index, name in enumerate(names):
-                body = [_nft_rule(rng, table_family, None, direction, names[index + 1:], local, conntrack)
+                body = [_nft_rule(rng, table_family, None, direction, names[index + 1:], local, conntrack, marks)
                         for _count in range(rng.randint(1, 3))]
                 chains.append("\tchain %s {\n%s\n\t}" % (name, "\n".join("\t\t" + line for line in body)))
         blocks.append("table %s g%d {\n%s\n}\n" % (table_family, number, "\n".join(chains)))
@@ -218,14 +227,18 @@ def generate(rng: random.Random, local: dict[str, list[str]]) -> dict[str, str]:
     """A random ruleset in one to three flavours. ``local`` maps each family to
     networks (one holds this node's gateway address) that address matches use."""
     flavours = rng.sample(["iptables-legacy", "iptables-nft", "nftables"], rng.randint(1, 3))
+    # one flavour sets and matches marks: the two iptables flavours' tables share their
+    # priorities, and marks one sets are undecided for the other
+    marking = rng.choice(flavours)
     ruleset = {}
     for flavour in flavours:
         if flavour == "nftables":
-            ruleset["nftables.nft"] = nftables_ruleset(rng, local)
+            ruleset["nftables.nft"] = nftables_ruleset(rng, local, marks=flavour == marking)
             continue
         for family in FAMILIES:
             if _chance(rng, 0.8):
-                ruleset["%s.%s" % (flavour, "v4" if family == "ipv4" else "v6")] = iptables_ruleset(rng, family, local)
+                ruleset["%s.%s" % (flavour, "v4" if family == "ipv4" else "v6")] = iptables_ruleset(
+                    rng, family, local, marks=flavour == marking)
     return ruleset or {"nftables.nft": nftables_ruleset(rng, local)}
 
 

@@ -373,10 +373,49 @@ Judgement.__doc__ = """A path's verdict (accept, drop, unknown), the Walk that d
 it (None when every filter accepts), and every filter's Walk in path order."""
 
 
+def _sets_marks(chain, seen=None):
+    """Whether a rule of ``chain``, or of a chain it reaches, may set the mark."""
+    seen = set() if seen is None else seen
+    if id(chain) in seen:
+        return False
+    seen.add(id(chain))
+    for rule in chain.rules:
+        actions = [rule.action]
+        if rule.action[0] == "vmap":
+            actions = [action for _element, action in rule.action[2]]
+        for action in actions:
+            if action[0] == "mark":
+                return True
+            target = chain.table.chains.get(action[1]) if action[0] in ("jump", "goto") else None
+            if target is not None and _sets_marks(target, seen):
+                return True
+    return False
+
+
 def judge(chains, packet, skip_owned=False):
-    """What ``packet`` meets on its way through the base chains ``chains`` (in path order)."""
+    """What ``packet`` meets on its way through the base chains ``chains`` (in path order).
+
+    Base chains at the same hook and priority run in the order they were registered,
+    which nothing reports: when one of them may set the mark, the others see a mark
+    that cannot be told, and after them the mark is the setter's only when it is alone."""
     state = State()
-    walks = [walk(chain, packet, state, skip_owned) for chain in chains]
+    walks = []
+    index = 0
+    while index < len(chains):
+        group = [chain for chain in chains[index:]
+                 if (chain.hook, chain.priority) == (chains[index].hook, chains[index].priority)]
+        index += len(group)
+        if len(group) == 1:
+            walks.append(walk(group[0], packet, state, skip_owned))
+            continue
+        setters = [chain for chain in group if _sets_marks(chain)]
+        after = state.mark
+        for chain in group:
+            own = State(None if [setter for setter in setters if setter is not chain] else state.mark)
+            walks.append(walk(chain, packet, own, skip_owned))
+            if chain in setters:
+                after = own.mark if len(setters) == 1 else None
+        state.mark = after
     dropped = next((one for one in walks if one.certain(DROP)), None)
     if dropped is not None:
         return Judgement(DROP, dropped, walks)

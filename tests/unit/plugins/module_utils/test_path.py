@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _iptables, _nftables
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _iptables, _nftables, _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
 from ansible_collections.nodelatency.monitor.plugins.module_utils._path import (
     ACCEPT,
@@ -621,3 +621,32 @@ def test_walk_without_a_chain_is_an_empty_walk():
     empty = Walk(chain_of([]))
     assert empty.verdict == UNKNOWN and empty.witness is None
     assert judge([], packet()) == (ACCEPT, None, [])
+
+
+def _tie_table(flavour, name, rules, priority=-150):
+    table = _path.Table(flavour, "ip", name)
+    table.add(_path.Chain("PREROUTING", rules, hook="prerouting", priority=priority, policy=_path.ACCEPT))
+    return table
+
+
+def test_a_mark_set_at_a_priority_another_table_shares_is_undecided_for_that_table():
+    """Base chains at one hook and priority run in registration order, which nothing
+    reports: a mark one of them sets may or may not be there when the other looks."""
+    packet = _path.Packet.of(AllowRule("ipv4", "in", "gw0", "echo-reply"))
+
+    def marked(packet, base, state):
+        return None if state.mark is None else state.mark == 1
+
+    setter = _tie_table("nftables", "marks", [_path.Rule(lambda *args: True, ("mark", lambda old: 1), "set")])
+    reader = _tie_table("iptables-legacy", "mangle", [_path.Rule(marked, (_path.DROP,), "drop marked")])
+    judged = _path.judge(_path.filters([setter, reader], "ipv4", "in"), packet)
+    assert judged.verdict == _path.UNKNOWN
+    assert judged.witness.chain.table is reader
+    # at a later priority the order is known, and so is the mark
+    later = _tie_table("iptables-legacy", "filter", [_path.Rule(marked, (_path.DROP,), "drop marked")], priority=0)
+    assert _path.judge(_path.filters([setter, later], "ipv4", "in"), packet).verdict == _path.DROP
+    # the setter's own later rules still see what it set
+    own = _tie_table("nftables", "marks", [_path.Rule(lambda *args: True, ("mark", lambda old: 1), "set"),
+                                           _path.Rule(marked, (_path.DROP,), "drop marked")])
+    quiet = _tie_table("iptables-legacy", "mangle", [])
+    assert _path.judge(_path.filters([own, quiet], "ipv4", "in"), packet).verdict == _path.DROP
