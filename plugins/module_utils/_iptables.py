@@ -527,7 +527,7 @@ def variant_of_version(text):
     return None
 
 
-def _tables_with_chains(text):
+def nft_chain_tables(text):
     """(family, table) of every chain in ``nft -j list chains`` output."""
     try:
         items = json.loads(text).get("nftables", [])
@@ -641,7 +641,7 @@ class IptablesNftBackend(IptablesBackend):
             return False
         listing = self._commands.read([self._nft, "-j", "list", "chains"])
         wanted = _path.TABLE_FAMILY_OF[family]
-        names = sorted({table for table_family, table in _tables_with_chains(listing)
+        names = sorted({table for table_family, table in nft_chain_tables(listing)
                         if table_family == wanted and table in BUILTIN_HOOKS})
         if names:
             raise self.missing(family, "; nftables holds %s tables named %s, which may be iptables-nft's"

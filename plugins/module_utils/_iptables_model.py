@@ -206,22 +206,6 @@ def _negated(check):
     return negated
 
 
-def _conjunction(checks):
-    if not checks:
-        return lambda packet, base, state: True
-
-    def match(packet, base, state):
-        outcome = True
-        for check in checks:
-            result = check(packet, base, state)
-            if result is False:
-                return False
-            if result is None:
-                outcome = None
-        return outcome
-    return match
-
-
 # --- targets ---------------------------------------------------------------------------------
 
 def _mark_action(arguments):
@@ -325,7 +309,7 @@ def compile_spec(spec):
         checks.append(_negated(check) if negated else check)
         negated = False
         index += 2
-    return _conjunction(checks), target, arguments, goto
+    return _path.conjunction(checks), target, arguments, goto
 
 
 def model_table(flavour, family, name, chains, is_owned):

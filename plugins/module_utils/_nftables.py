@@ -26,7 +26,11 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import incompatible_tables, parse_save
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
+    incompatible_tables,
+    nft_chain_tables,
+    parse_save,
+)
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_model import action_of, compile_spec
 from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_model import compile_rule
 
@@ -112,8 +116,7 @@ def _items(text):
 def tables_with_chains(text):
     """The (family, table) pairs that hold a chain in ``nft -j list chains`` output, in
     listed order: a table without chains filters nothing."""
-    return list(OrderedDict.fromkeys((item["chain"]["family"], item["chain"]["table"])
-                                     for item in _items(text) if "chain" in item))
+    return list(OrderedDict.fromkeys(nft_chain_tables(text)))
 
 
 def parse_ruleset(text):

@@ -315,14 +315,4 @@ def compile_rule(expr, sets, maps):
     if mark is not None:
         # the mark is set before the verdict ends the rule: later filters see it
         action = ("mark", mark) if action == ("continue",) else ("mark", mark, action)
-
-    def match(packet, base, state):
-        outcome = True
-        for check in checks:
-            result = check(packet, base, state)
-            if result is False:
-                return False
-            if result is None:
-                outcome = None
-        return outcome
-    return match, action
+    return _path.conjunction(checks), action

@@ -78,6 +78,21 @@ def negate(result):
     return None if result is None else not result
 
 
+def conjunction(checks):
+    """A rule's match from its checks (each (packet, base, state) -> True/False/None):
+    all_of, unrolled, since it runs for every rule a walk passes."""
+    def match(packet, base, state):
+        outcome = True
+        for check in checks:
+            result = check(packet, base, state)
+            if result is False:
+                return False
+            if result is None:
+                outcome = None
+        return outcome
+    return match
+
+
 # --- the packet -------------------------------------------------------------------------
 
 class Packet(namedtuple("Packet", "family direction interface message local remote")):

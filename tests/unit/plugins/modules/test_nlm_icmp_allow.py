@@ -11,8 +11,6 @@ import json
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import IptablesLegacyBackend
 from ansible_collections.nodelatency.monitor.plugins.modules import nlm_icmp_allow
 
 EMPTY = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n"
@@ -32,22 +30,7 @@ ADDRESSES = json.dumps([
         {"family": "inet6", "local": "fe80::1", "prefixlen": 64, "scope": "link"}]},
 ])
 # no test reads or writes the host's own boot files
-pytestmark = pytest.mark.usefixtures("boot_files")
-
-
-@pytest.fixture(autouse=True)
-def legacy_names(tmp_path, monkeypatch):
-    """The kernel's lists of iptables-legacy tables, empty unless a test writes them."""
-    files = {family: tmp_path / ("%s_tables_names" % prefix) for family, prefix in (("ipv4", "ip"), ("ipv6", "ip6"))}
-    for path in files.values():
-        path.write_text("")
-    monkeypatch.setattr(IptablesLegacyBackend, "names_files", {family: str(path) for family, path in files.items()})
-    return files
-
-
-@pytest.fixture(autouse=True)
-def no_firewalld(monkeypatch):
-    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: False)
+pytestmark = pytest.mark.usefixtures("boot_files", "legacy_names", "no_firewalld")
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import IptablesLegacyBackend
 from ansible_collections.nodelatency.monitor.plugins.modules import nlm_icmp_allow_info
 
 TAG = "nodelatency.monitor"
@@ -27,25 +25,12 @@ LEGACY_RAW = """*raw
 -A PREROUTING -i gw0 -p icmp -m icmp --icmp-type 8 -j DROP
 COMMIT
 """
+pytestmark = pytest.mark.usefixtures("legacy_names", "no_firewalld")
+
 SAVE = "/usr/sbin/iptables-nft-save"
 READS = sorted([[SAVE], ["/usr/sbin/ip6tables-nft-save"], ["/usr/sbin/ip", "-j", "address", "show"]])
 REJECT = {"flavour": "iptables-nft", "table": "ip filter", "chain": "INPUT", "hook": "input", "priority": 0,
           "position": 2, "handle": None, "rule": "-A INPUT -j REJECT --reject-with icmp-host-prohibited"}
-
-
-@pytest.fixture(autouse=True)
-def legacy_names(tmp_path, monkeypatch):
-    """The kernel's lists of iptables-legacy tables, empty unless a test writes them."""
-    files = {family: tmp_path / ("%s_tables_names" % prefix) for family, prefix in (("ipv4", "ip"), ("ipv6", "ip6"))}
-    for path in files.values():
-        path.write_text("")
-    monkeypatch.setattr(IptablesLegacyBackend, "names_files", {family: str(path) for family, path in files.items()})
-    return files
-
-
-@pytest.fixture(autouse=True)
-def no_firewalld(monkeypatch):
-    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: False)
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ import json
 import pytest
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import IptablesLegacyBackend
 from ansible_collections.nodelatency.monitor.plugins.modules import nlm_icmp_allow, nlm_icmp_allow_info
 
 TAG = "nodelatency.monitor"
 # no test reads or writes the host's own boot files
-pytestmark = pytest.mark.usefixtures("boot_files")
+pytestmark = pytest.mark.usefixtures("boot_files", "legacy_names", "no_firewalld")
 EMPTY_SAVE = ""
 DROPPING_SAVE = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
 NFT = "/usr/sbin/nft"
@@ -91,19 +90,6 @@ def changes(run):
 
 def native_only(table_family, name):
     return (table_family, name) != ("ip", "filter")
-
-
-@pytest.fixture(autouse=True)
-def no_firewalld(monkeypatch):
-    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: False)
-
-
-@pytest.fixture(autouse=True)
-def legacy_names(tmp_path, monkeypatch):
-    """The kernel lists no iptables-legacy table."""
-    path = tmp_path / "ip_tables_names"
-    path.write_text("")
-    monkeypatch.setattr(IptablesLegacyBackend, "names_files", {"ipv4": str(path), "ipv6": str(path)})
 
 
 def test_the_native_tables_are_listed_one_by_one_and_iptables_nft_tables_not_at_all(run_module, fixture_text):
