@@ -36,6 +36,10 @@ PACKAGES = (
     "iptables", "nftables", "netfilter-persistent", "iptables-persistent", "iputils-ping", "ca-certificates",
 )
 OPERATOR = "nlm"
+REQUIREMENTS = REPO / "roles" / "nlm" / "files" / "requirements-node.txt"
+# Where the machines find the wheels of the node libraries, as an air-gapped cluster
+# finds them on a share: the machines have no route to a package index.
+WHEELS_IN_MACHINE = "/srv/nlm-wheels"
 NSPAWN_RUN = Path("/run/systemd/nspawn")
 REBOOT_STATUS = 133
 BOOT_TIMEOUT = 60
@@ -67,6 +71,30 @@ def base_image(packages=PACKAGES, suite=SUITE, cache=CACHE) -> Path:
         shutil.rmtree(building, ignore_errors=True)
         raise MachineError("mmdebstrap could not build the machines' image (rc=%d): %s; install mmdebstrap "
                            "(make setup) and make sure Debian's package mirror answers"
+                           % (result.returncode, result.stderr.strip()[-2000:]))
+    (building / ".complete").write_text(" ".join(argv) + "\n")
+    if target.exists():
+        shutil.rmtree(building, ignore_errors=True)
+    else:
+        building.rename(target)
+    return target
+
+
+def wheel_directory(requirements: Path = REQUIREMENTS, cache: Path = REPO / ".cache") -> Path:
+    """The wheels of the node libraries (and what they need), downloaded once per
+    version of the requirements file."""
+    target = cache / ("wheels-%s" % hashlib.sha256(requirements.read_bytes()).hexdigest()[:16])
+    if (target / ".complete").exists():
+        return target
+    building = cache / ("wheels-building-%d" % os.getpid())
+    shutil.rmtree(building, ignore_errors=True)
+    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--only-binary=:all:",
+            "--dest", str(building), "--requirement", str(requirements)]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        raise MachineError("pip could not download the node libraries' wheels (rc=%d): %s; make sure the package "
+                           "index answers (the lab serves these wheels to its machines)"
                            % (result.returncode, result.stderr.strip()[-2000:]))
     (building / ".complete").write_text(" ".join(argv) + "\n")
     if target.exists():
@@ -136,10 +164,11 @@ def prepare_layer(base: Path, layer: Path, hostname: str, public_key: str, files
         target.write_text(content)
 
 
-def nspawn_argv(base: Path, layer: Path, netns: str, machine: str) -> list[str]:
+def nspawn_argv(base: Path, layer: Path, netns: str, machine: str, wheels: Path) -> list[str]:
     return ["systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit",
             "--network-namespace-path=/run/netns/%s" % netns, "--directory=%s" % base,
             "--overlay=+/:%s:/" % layer, "--machine=%s" % machine, "--console=read-only",
+            "--bind-ro=%s:%s" % (wheels, WHEELS_IN_MACHINE),
             "--capability=CAP_NET_ADMIN,CAP_NET_RAW", "--private-users=no"]
 
 
@@ -170,6 +199,12 @@ def _link(layer: Path, path: str, target: str) -> None:
     link.symlink_to(target)
 
 
+def proxy_option(lab_name: str) -> str:
+    """The ssh option that reaches a machine's sshd through its namespace (ssh puts the
+    host name, n1, in place of %h)."""
+    return "-o 'ProxyCommand=ip netns exec %s-%%h socat STDIO TCP:127.0.0.1:22'" % lab_name
+
+
 class Machines:
     """The machines of one lab: boot, inventory, reboot and power-off."""
 
@@ -183,6 +218,7 @@ class Machines:
 
     def boot(self) -> None:
         base = base_image()
+        wheels = wheel_directory()
         ensure_nspawn_tmpfs()
         self.dir.mkdir(parents=True, exist_ok=True)
         if not self.key.exists():
@@ -202,13 +238,14 @@ class Machines:
             if self.lab.firewall == "nftables":
                 _link(layer, "/etc/systemd/system/sysinit.target.wants/nftables.service",
                       "/lib/systemd/system/nftables.service")
-            self._start(node, base)
+            self._start(node, base, wheels)
         deadline = time.monotonic() + BOOT_TIMEOUT
         for node in self.lab.nodes:
             self._wait_for_ssh(node, deadline)
 
-    def _start(self, node, base: Path) -> None:
-        argv = nspawn_argv(base, self._node_dir(node) / "layer", node.netns, "%s-%s" % (self.lab.name, node.name))
+    def _start(self, node, base: Path, wheels: Path) -> None:
+        argv = nspawn_argv(base, self._node_dir(node) / "layer", node.netns, "%s-%s" % (self.lab.name, node.name),
+                           wheels)
         process = subprocess.Popen([sys.executable, str(SUPERVISOR), "supervise", str(self._node_dir(node) / "log"),
                                     *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
@@ -252,16 +289,16 @@ class Machines:
     def inventory(self) -> dict:
         """What a user's inventory of these machines holds: SSH as the operator, become with
         sudo, and nothing the lab knows about their networks."""
-        hosts = {node.name: {"ansible_ssh_common_args": "-o ProxyCommand='ip netns exec %s socat STDIO "
-                                                        "TCP:127.0.0.1:22'" % node.netns}
-                 for node in self.lab.nodes}
+        hosts = {node.name: {} for node in self.lab.nodes}
         return {"all": {"children": {"nlm_nodes": {
             "vars": {
                 "ansible_connection": "ssh",
                 "ansible_user": OPERATOR,
                 "ansible_ssh_private_key_file": str(self.key),
+                "ansible_ssh_common_args": proxy_option(self.lab.name),
                 "ansible_ssh_extra_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
                 "ansible_become": True,
+                "nlm_python_pip_extra_args": "--no-index --find-links %s" % WHEELS_IN_MACHINE,
             },
             "hosts": hosts,
         }}}}

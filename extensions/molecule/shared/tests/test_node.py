@@ -1,17 +1,31 @@
-"""What every lab node looks like after the scenario's converge (and side effect)."""
+"""What every lab node looks like after the scenario's converge (and side effects).
 
+The rulesets and the pings are read in the node's namespace: that is the kernel a
+machine's own boot loaded its firewall into, and the same view a namespace node has.
+What only a machine has (its own Python, its boot service) is asked through the
+scenario's connection, as the operator with sudo.
+"""
+
+import concurrent.futures
 import os
 import pathlib
 import re
+import sys
 
-import yaml
+import pytest
+
+PROJECT = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+sys.path.insert(0, str(PROJECT / "lab"))
+import nlmlab  # noqa: E402  pylint: disable=wrong-import-position
 
 SCENARIO = os.environ["MOLECULE_SCENARIO_NAME"]
 MODE = os.environ["NLM_LAB_MODE"]
 FIREWALL = os.environ["NLM_LAB_FIREWALL"]
-LAB_DIR = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".lab" / f"molecule-{SCENARIO}"
-# The toggle scenario switches monitoring on, then off again.
-ENABLED = SCENARIO != "toggle"
+KIND = os.environ.get("NLM_LAB_KIND") or "netns"
+LAB_DIR = PROJECT / ".lab" / f"molecule-{SCENARIO}"
+LAB = nlmlab.Lab.recorded(os.environ["NLM_LAB_NAME"], LAB_DIR)
+# converge records "on", the scenario's side effect "off"
+ENABLED = (LAB_DIR / "monitoring").read_text().strip() == "on"
 COMMENT = "nodelatency.monitor"
 INTERFACES_BY_MODE = {
     "encap": {"antrea-gw0"},
@@ -29,14 +43,9 @@ else:
     RULESET_COMMANDS = {"ipv4": "iptables-save", "ipv6": "ip6tables-save"}
     ACCEPT_RULES_PER_INTERFACE = {"ipv4": 4, "ipv6": 4}
     INTERFACE_MATCH = re.compile(r" -[io] (\S+) ")
-SEPARATOR = "=====nlm-separator====="
 COUNTERS = re.compile(r"\[\d+:\d+\]")
 _STATE = {}
-
-
-def lab_hosts():
-    inventory = yaml.safe_load((LAB_DIR / "inventory.yml").read_text())
-    return inventory["all"]["children"]["nlm_nodes"]["hosts"]
+PINGS = concurrent.futures.ThreadPoolExecutor(max_workers=8)
 
 
 def comparable(ruleset):
@@ -53,25 +62,18 @@ def accept_rules(lines):
 
 
 def node_state(host):
-    """The rulesets and which peers answer ping, read in one command.
-
-    Every command through the ansible backend costs a whole ansible run, so the
-    node is asked once and the answers are kept for the other tests.
-    """
+    """The rulesets and which peers answer ping, read once per verification."""
     name = host.backend.get_hostname()
     if name not in _STATE:
+        node = LAB.node(name)
         address_kind = "transport" if MODE == "networkPolicyOnly" else "gateway"
-        targets = [(peer, peer_vars[f"nlm_{address_kind}_{family}"])
-                   for peer, peer_vars in lab_hosts().items() if peer != name
-                   for family in ("ipv4", "ipv6")]
-        pings = [f"ping -c 1 -W 1 {address} >/dev/null && echo ANSWERED {address} || echo SILENT {address}"
-                 for _peer, address in targets]
-        output = host.check_output(f"; echo {SEPARATOR}; ".join([*RULESET_COMMANDS.values(), "; ".join(pings)]))
-        *rulesets, ping_lines = output.split(SEPARATOR)
-        answered = {line.split()[1]: line.startswith("ANSWERED") for line in ping_lines.split("\n") if line.strip()}
+        targets = [(peer.name, getattr(peer, f"{address_kind}_{family}"))
+                   for peer in LAB.nodes if peer.name != name for family in ("ipv4", "ipv6")]
         _STATE[name] = {
-            "rulesets": {kind: comparable(ruleset) for kind, ruleset in zip(RULESET_COMMANDS, rulesets)},
-            "answered": {(peer, address): answered[address] for peer, address in targets},
+            "rulesets": {kind: comparable(LAB.run(node, command.split()).stdout)
+                         for kind, command in RULESET_COMMANDS.items()},
+            # at once: a dropped echo costs the whole timeout
+            "answered": dict(zip(targets, PINGS.map(lambda target: LAB.ping(node, target[1]), targets))),
         }
     return _STATE[name]
 
@@ -107,3 +109,37 @@ def test_the_rest_of_the_ruleset_is_unchanged(host):
 def test_peers_answer_ping_exactly_when_monitoring_is_on(host):
     for (peer, address), answered in node_state(host)["answered"].items():
         assert answered == ENABLED, f"{host.backend.get_hostname()} -> {peer} {address}"
+
+
+ONLY_MACHINES = pytest.mark.skipif(KIND != "machines", reason="namespace nodes share the controller's Python and /etc")
+_MACHINE = {}
+
+
+def machine_state(host):
+    """What the machine says about its Python and its boot service, asked in one command
+    (each command through the ansible backend costs a whole ansible run)."""
+    name = host.backend.get_hostname()
+    if name not in _MACHINE:
+        service = "nftables" if FIREWALL == "nftables" else "netfilter-persistent"
+        output = host.check_output(
+            "python3 -c 'import pyroute2' 2>/dev/null && echo system-pyroute2=yes || echo system-pyroute2=no; "
+            "/opt/nodelatency-monitor/venv/bin/python -m pip list --format=freeze 2>&1 | sed 's/^/venv: /'; "
+            f"echo enabled=$(systemctl is-enabled {service}); echo active=$(systemctl is-active {service})")
+        _MACHINE[name] = output.splitlines()
+    return _MACHINE[name]
+
+
+@ONLY_MACHINES
+def test_a_machine_runs_the_modules_from_the_collections_virtual_environment(host):
+    """Debian's python3 has neither pyroute2 nor icmplib: the role put them into a venv of
+    its own, from the wheel directory the lab serves (the machines reach no package index)."""
+    lines = machine_state(host)
+    assert "system-pyroute2=no" in lines
+    venv = {line.split()[1].split("==")[0] for line in lines if line.startswith("venv: ") and "==" in line}
+    assert {"pyroute2", "icmplib"} <= venv, lines
+
+
+@ONLY_MACHINES
+def test_a_machine_loads_its_rules_with_its_own_boot_service(host):
+    lines = machine_state(host)
+    assert "enabled=enabled" in lines and "active=active" in lines, lines
