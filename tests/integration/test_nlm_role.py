@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 
 import pytest
-import yaml
-
-from nlmlab import REPO
-
-VENV_BIN = REPO / ".venv" / "bin"
 
 COMMENT = "nodelatency.monitor"
 SAVE_COMMANDS = ("iptables-save", "ip6tables-save")
@@ -126,45 +120,4 @@ def test_a_change_of_mode_or_families_takes_off_the_rules_no_longer_used(site, r
         assert len(rules) == 4 and all(" -i antrea-gw0 " in rule or " -o antrea-gw0 " in rule for rule in rules)
 
     assert site({"nlm_enabled": False}).returncode == 0
-    assert rulesets() == before
-
-
-def test_nodes_without_the_libraries_get_a_virtual_environment_of_their_own(lab, run_ansible, rulesets, tmp_path):
-    """Debian's /usr/bin/python3 has neither pyroute2 nor icmplib; the role installs them for its
-    own tasks only, from a wheel directory since the lab nodes have no route to a package index."""
-    wheels = tmp_path / "wheels"
-    download = subprocess.run([str(VENV_BIN / "pip"), "download", "--quiet", "--no-deps", "--dest", str(wheels),
-                               "--requirement", str(REPO / "roles/nlm/files/requirements-node.txt")],
-                              capture_output=True, text=True, check=False)
-    assert download.returncode == 0, download.stderr
-    inventory = yaml.safe_load(lab.inventory_path.read_text())
-    inventory["all"]["children"]["nlm_nodes"]["vars"]["ansible_python_interpreter"] = "/usr/bin/python3"
-    inventory_path = tmp_path / "inventory.yml"
-    inventory_path.write_text(yaml.safe_dump(inventory))
-    # the lab's nodes share one filesystem, so each gets its own path
-    extra_vars = {"nlm_enabled": True, "nlm_probe_count": 1,
-                  "nlm_python_venv": str(tmp_path / "venv-{{ inventory_hostname }}"),
-                  "nlm_python_pip_extra_args": f"--no-index --find-links {wheels}"}
-    before = rulesets()
-
-    def site(**overrides):
-        return run_ansible(["site.yml", "-e", json.dumps({**extra_vars, **overrides})], inventory_path,
-                           program="ansible-playbook")
-
-    result = site()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"Install pyroute2 and icmplib into the collection's own virtual environment\] \*+\nchanged:",
-                     result.stdout)
-    for node in lab.nodes:
-        venv_python = tmp_path / f"venv-{node.name}" / "bin" / "python"
-        assert subprocess.run([str(venv_python), "-c", "import pyroute2, icmplib"], check=False).returncode == 0
-    assert subprocess.run(["/usr/bin/python3", "-c", "import pyroute2"], capture_output=True,
-                          check=False).returncode != 0
-    assert lab.ping("n1", lab.node("n2").transport_ipv4)
-
-    result = site()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"n1 +: ok=\d+ +changed=0 ", result.stdout), result.stdout
-
-    assert site(nlm_enabled=False).returncode == 0
     assert rulesets() == before
