@@ -22,7 +22,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help:
 	@echo "make run       bring up a lab, turn the feature on and off, show latency and rules"
 	@echo "make test      install everything, then sanity, lint, unit, integration, molecule"
-	@echo "make lab-up NODES=3 FIREWALL=iptables-nft MODE=encap DELAY='n1-n2=20ms'"
+	@echo "make run KIND=machines   the same on booted Debian machines, over SSH with sudo"
+	@echo "make lab-up NODES=3 FIREWALL=iptables-nft MODE=encap DELAY='n1-n2=20ms' KIND=netns|machines"
 	@echo "make lab-down  remove every lab namespace, link, file and process"
 	@echo "make bench     benchmarks against iptables module, ping, fping, ansible ping"
 
@@ -64,7 +65,7 @@ lab-down: setup
 	@$(PY) lab/nlmlab.py down
 
 run: setup
-	@KEEP="$(KEEP)" scripts/run-demo.sh
+	@KEEP="$(KEEP)" KIND="$(KIND)" scripts/run-demo.sh
 
 bench: setup
 	@$(PY) -m benchmarks $(BENCH_ARGS)

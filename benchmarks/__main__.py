@@ -17,13 +17,14 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import harness, mesh, probe, rules
+from benchmarks import harness, machines, mesh, probe, rules
 
 BENCHMARKS = {
     "rules": rules.rows,
     "accuracy": probe.accuracy_rows,
     "scale": probe.scale_rows,
     "mesh": mesh.rows,
+    "machines": machines.rows,
 }
 DEFAULT_REPEATS = 5
 SMOKE_REPEATS = 1

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,10 @@ PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "sudo", "python3", "python3-venv", "iproute2",
     "iptables", "nftables", "netfilter-persistent", "iptables-persistent", "iputils-ping", "ca-certificates",
 )
+# ufw breaks netfilter-persistent (both restore the firewall at boot): its machines boot
+# an image of their own.
+UFW_PACKAGES = tuple(package for package in PACKAGES if package not in ("netfilter-persistent", "iptables-persistent")) \
+    + ("ufw",)
 OPERATOR = "nlm"
 REQUIREMENTS = REPO / "roles" / "nlm" / "files" / "requirements-node.txt"
 # Where the machines find the wheels of the node libraries, as an air-gapped cluster
@@ -177,12 +182,43 @@ SUPERVISOR = Path(__file__).resolve()
 _LEGACY_COMMANDS = ("iptables", "iptables-restore", "iptables-save", "ip6tables", "ip6tables-restore", "ip6tables-save")
 
 
-def firewall_files(lab, firewall: str) -> dict[str, str]:
+def packages_for(firewall: str) -> tuple[str, ...]:
+    return UFW_PACKAGES if firewall == "ufw" else PACKAGES
+
+
+_UFW_ECHO_ACCEPT = re.compile(r"^(-A ufw6?-before-\S+ -p icmp(?:v6)? --icmp(?:v6)?-type echo-(?:request|reply)) -j ACCEPT$",
+                              re.M)
+
+
+def harden_ufw_rules(text: str, family: int) -> str:
+    """ufw's before.rules (or before6.rules) hardened like the lab's other firewalls: its
+    own ICMP echo accepts turned into drops, echo dropped on the way out too, and TCP
+    and UDP (sshd, the VXLAN overlay) let in."""
+    text = _UFW_ECHO_ACCEPT.sub(r"\1 -j DROP", text)
+    chain = "ufw-before" if family == 4 else "ufw6-before"
+    added = ["# the lab's hardening: ICMP echo dropped both ways, TCP and UDP let in",
+             "-A %s-input -p tcp -j ACCEPT" % chain, "-A %s-input -p udp -j ACCEPT" % chain]
+    if family == 4:
+        added += ["-A ufw-before-output -p icmp --icmp-type echo-request -j DROP",
+                  "-A ufw-before-output -p icmp --icmp-type echo-reply -j DROP"]
+    head, separator, tail = text.rpartition("\nCOMMIT")
+    if not separator:
+        raise MachineError("ufw's before%s.rules has no COMMIT line; rebuild the machines' image (rm -r %s)"
+                           % ("" if family == 4 else "6", CACHE))
+    return head + "\n" + "\n".join(added) + separator + tail
+
+
+def firewall_files(lab, firewall: str, base: Path) -> dict[str, str]:
     """The files that make a machine's boot load the lab's hardened firewall for
     ``firewall``: netfilter-persistent's rules for the iptables flavours (iptables-legacy
-    also points the iptables commands at it), nftables.service's configuration, enabled."""
+    also points the iptables commands at it), nftables.service's configuration, enabled,
+    or ufw enabled with its own rules hardened."""
     import nlmlab
     files = {}
+    if firewall == "ufw":
+        files["/etc/ufw/ufw.conf"] = "ENABLED=yes\nLOGLEVEL=off\n"
+        for family, name in ((4, "before.rules"), (6, "before6.rules")):
+            files["/etc/ufw/" + name] = harden_ufw_rules((base / "etc" / "ufw" / name).read_text(), family)
     if firewall in ("iptables-nft", "iptables-legacy", "reject-tail"):
         files["/etc/iptables/rules.v4"] = nlmlab.render_iptables(firewall, 4)
         files["/etc/iptables/rules.v6"] = nlmlab.render_iptables(firewall, 6)
@@ -217,7 +253,7 @@ class Machines:
         return self.dir / node.name
 
     def boot(self) -> None:
-        base = base_image()
+        base = base_image(packages_for(self.lab.firewall))
         wheels = wheel_directory()
         ensure_nspawn_tmpfs()
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -229,7 +265,7 @@ class Machines:
             layer = self._node_dir(node) / "layer"
             shutil.rmtree(self._node_dir(node), ignore_errors=True)
             layer.mkdir(parents=True)
-            prepare_layer(base, layer, node.name, public_key, firewall_files(self.lab, self.lab.firewall))
+            prepare_layer(base, layer, node.name, public_key, firewall_files(self.lab, self.lab.firewall, base))
             if self.lab.firewall == "iptables-legacy":
                 for command in _LEGACY_COMMANDS:
                     family, _separator, suffix = command.partition("-")

@@ -17,9 +17,10 @@ from nlmlab import REPO
 
 pytestmark = pytest.mark.lab
 
-SUITES = {"rules", "accuracy", "scale", "mesh"}
-# The labs the benchmarks name themselves (benchmarks/rules.py: br, bs; benchmarks/mesh.py: bm).
-BENCH_NAMESPACE = re.compile(r"^b[rsm][0-9a-f]{6}-")
+SUITES = {"rules", "accuracy", "scale", "mesh", "machines"}
+# The labs the benchmarks name themselves (benchmarks/rules.py: br, bs; benchmarks/mesh.py: bm;
+# benchmarks/machines.py: bk, bn).
+BENCH_NAMESPACE = re.compile(r"^b[rsmkn][0-9a-f]{6}-")
 
 
 def bench_namespaces() -> set[str]:

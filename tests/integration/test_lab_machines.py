@@ -2,7 +2,7 @@
 
 Each node boots the shared image with its own layer, runs systemd and sshd, and is
 reached over SSH through its namespace as the operator, who becomes root with sudo.
-Its firewall is loaded by its own boot services (netfilter-persistent, nftables.service)
+Its firewall is loaded by its own boot services (netfilter-persistent, nftables.service, ufw)
 and drops ICMP echo both ways while the overlay carries other traffic; a reboot keeps
 the layer and loads the firewall again; lab-down leaves no process, mount, namespace,
 layer or key behind.
@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+import nlmlab
 import nlmmachines
 
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture(scope="module", params=["iptables-nft", "nftables"])
+@pytest.fixture(scope="module", params=["iptables-nft", "nftables", "ufw"])
 def lab(request, module_lab_factory):
     return module_lab_factory(nodes=2, firewall=request.param, kind="machines")
 
@@ -57,7 +58,8 @@ def test_the_boot_firewall_drops_echo_both_ways_while_the_overlay_carries_tcp(la
     assert banner.startswith("SSH-"), banner
 
 
-RELOAD = {"iptables-nft": "sudo netfilter-persistent start", "nftables": "sudo systemctl restart nftables"}
+RELOAD = {"iptables-nft": "sudo netfilter-persistent start", "nftables": "sudo systemctl restart nftables",
+          "ufw": "sudo systemctl restart ufw"}
 
 
 def test_a_reboot_keeps_the_layer_and_loads_the_firewall_again(lab):
@@ -76,6 +78,19 @@ def test_a_reboot_keeps_the_layer_and_loads_the_firewall_again(lab):
     finally:
         remote.ssh(n1, RELOAD[lab.firewall])
         remote.ssh(n2, "sudo rm -f /etc/nlm-test-marker")
+
+
+def test_ufw_is_active_on_a_ufw_machine(lab):
+    if lab.firewall != "ufw":
+        pytest.skip("ufw machines only")
+    status = machines(lab).ssh(lab.nodes[0], "sudo ufw status verbose").stdout
+    assert "Status: active" in status and "deny (incoming)" in status, status
+
+
+def test_ufw_needs_machines():
+    """ufw is a service that loads its rules at boot: a namespace node has no boot."""
+    with pytest.raises(nlmlab.LabError, match="needs machines"):
+        nlmlab.Lab(name="tufw", nodes=1, firewall="ufw")
 
 
 def _machine_processes():
