@@ -380,8 +380,35 @@ def _alive(pid: int) -> bool:
     return status != "Z"
 
 
+def _empty_tables(save_text: str) -> str:
+    """iptables-restore text that leaves each table of ``save_text`` with its built-in
+    chains only, empty and accepting."""
+    lines = []
+    for line in save_text.splitlines():
+        if line.startswith("*") or line == "COMMIT":
+            lines.append(line)
+        elif line.startswith(":") and not line.split()[1] == "-":
+            lines.append("%s ACCEPT [0:0]" % line.split()[0])
+    return "\n".join(lines) + "\n"
+
+
+def reset_netfilter(netns: str) -> None:
+    """Empty every firewall of the namespace, as a machine that really reboots starts
+    with none: the namespace outlives the machine's boots, and whatever its boot loads
+    must be all there is (ufw, for one, flushes only its own chains)."""
+    subprocess.run(["ip", "netns", "exec", netns, "nft", "flush", "ruleset"], capture_output=True, check=False)
+    for save, restore in (("iptables-legacy-save", "iptables-legacy-restore"),
+                          ("ip6tables-legacy-save", "ip6tables-legacy-restore")):
+        saved = subprocess.run(["ip", "netns", "exec", netns, save], capture_output=True, text=True, check=False)
+        if saved.returncode == 0 and saved.stdout.strip():
+            subprocess.run(["ip", "netns", "exec", netns, restore], input=_empty_tables(saved.stdout),
+                           capture_output=True, text=True, check=False)
+
+
 def supervise(argv: list[str], log: Path) -> int:
-    """Run systemd-nspawn until the machine powers off; boot it again after each reboot."""
+    """Run systemd-nspawn until the machine powers off; boot it again after each reboot,
+    with the namespace's firewall emptied as a reboot empties a kernel's."""
+    netns = next(arg.rsplit("/", 1)[1] for arg in argv if arg.startswith("--network-namespace-path="))
     child = None
 
     def stop(signum, _frame):
@@ -397,7 +424,7 @@ def supervise(argv: list[str], log: Path) -> int:
             status = child.wait()
         if status != REBOOT_STATUS:
             return status
-        time.sleep(0.2)
+        reset_netfilter(netns)
 
 
 if __name__ == "__main__":

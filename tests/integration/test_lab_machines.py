@@ -69,10 +69,13 @@ def test_a_reboot_keeps_the_layer_and_loads_the_firewall_again(lab):
     # both firewalls emptied by hand: echo passes until n2 boots again
     for node in (n1, n2):
         remote.ssh(node, "sudo nft flush ruleset")
+    # and a table no boot file knows: a reboot starts from an empty firewall
+    remote.ssh(n2, "sudo nft add table inet nlmtest")
     try:
         assert ping(lab, n1, n2.gateway_ipv4)
         remote.reboot(n2)
         assert remote.ssh(n2, "cat /etc/nlm-test-marker").stdout.strip() == "kept"
+        assert "nlmtest" not in lab.run(n2, ["nft", "list", "tables"]).stdout
         assert remote.ssh(n2, "systemctl is-system-running --wait", check=False).stdout.strip() in ("running", "degraded")
         assert not ping(lab, n1, n2.gateway_ipv4)
     finally:
