@@ -19,7 +19,7 @@ from statistics import median
 from benchmarks import harness
 
 SIZE = 10
-SMOKE_SIZE = 2
+SMOKE_SIZE = 1
 PEER = "netns lab"
 
 
