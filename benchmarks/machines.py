@@ -38,7 +38,7 @@ def _measure(kind: str, size: int, repeats: int) -> dict:
     started = time.monotonic()
     with harness.lab("bk" if kind == "machines" else "bn", nodes=size, kind=kind) as lab:
         figures = {"up": lab.up_seconds, "first": _site(lab.inventory_path, size)}
-        figures["again"] = median(_site(lab.inventory_path, size) for _ in range(repeats))
+        figures["again"] = median(_site(lab.inventory_path, size) for _repeat in range(repeats))
     figures["down"] = lab.down_seconds
     figures["total"] = time.monotonic() - started
     return figures

@@ -62,6 +62,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._persist impor
     existing,
     merge_iptables,
     merge_nftables,
+    ufw_enabled,
 )
 from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import read as read_boot_file
 from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import write as write_boot_file
@@ -466,6 +467,10 @@ class IcmpAllow(object):
                                "iptables-services or nftables), or set persist to auto or false"
                                % (", ".join(path for path, _family in paths), key))
             files[key] = [(path, family) for path, family in paths if path in in_use]
+            if not in_use and key != NftablesBackend.name and self.params["state"] == "present" and ufw_enabled():
+                self.module.warn("ufw loads this node's firewall at boot, and none of %s exists: the owned rules are "
+                                 "live only and gone after a reboot until the next run (run this module or the nlm "
+                                 "role after each boot)" % ", ".join(path for path, _family in paths))
         return files
 
     def _persist_all(self, firewall, planned, used, boot_files, result, file_diffs):

@@ -39,6 +39,19 @@ _BLOCK_BEGIN = "# BEGIN nodelatency.monitor nlm_icmp_allow rules tagged %s (this
 _BLOCK_END = "# END nodelatency.monitor nlm_icmp_allow rules tagged %s"
 
 
+UFW_CONF = "/etc/ufw/ufw.conf"
+
+
+def ufw_enabled(path=None):
+    """Whether ufw loads this node's firewall at boot (ENABLED=yes in its configuration)."""
+    try:
+        with open(path or UFW_CONF, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return False
+    return any(line.replace(" ", "").lower() in ("enabled=yes", 'enabled="yes"') for line in lines)
+
+
 def existing(paths):
     """The paths that are files: a mechanism is in use where its file exists
     (directories alone, such as an empty /etc/sysconfig, say nothing)."""

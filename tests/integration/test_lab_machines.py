@@ -90,6 +90,27 @@ def test_ufw_is_active_on_a_ufw_machine(lab):
     assert "Status: active" in status and "deny (incoming)" in status, status
 
 
+def test_on_a_ufw_machine_the_rules_let_echo_through_until_a_reboot_as_the_module_warns(lab, run_ansible):
+    """ufw reloads only its own rules at boot, and no file the module keeps is restored
+    there: the module says so, and a real reboot shows it."""
+    if lab.firewall != "ufw":
+        pytest.skip("ufw machines only")
+    n1, n2 = lab.nodes
+    result = run_ansible(["all", "-m", "nodelatency.monitor.nlm_icmp_allow", "-a", "interfaces=antrea-gw0"],
+                         lab.inventory_path)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        # one line for both hosts: Ansible prints a warning once
+        assert "[WARNING]: ufw loads this node's firewall at boot" in result.stderr, result.stdout + result.stderr
+        assert all(ping(lab, source, address) for source, target in ((n1, n2), (n2, n1))
+                   for address in (target.gateway_ipv4, target.gateway_ipv6))
+        machines(lab).reboot(n2)
+        assert not ping(lab, n1, n2.gateway_ipv4) and not ping(lab, n1, n2.gateway_ipv6)
+    finally:
+        run_ansible(["all", "-m", "nodelatency.monitor.nlm_icmp_allow", "-a", "interfaces=antrea-gw0 state=absent"],
+                    lab.inventory_path)
+
+
 def test_ufw_needs_machines():
     """ufw is a service that loads its rules at boot: a namespace node has no boot."""
     with pytest.raises(nlmlab.LabError, match="needs machines"):

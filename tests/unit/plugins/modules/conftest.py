@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow, _persist
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import IptablesLegacyBackend
 
 
@@ -16,6 +16,7 @@ def boot_files(tmp_path, monkeypatch):
         "ipv4": (str(tmp_path / "rules.v4"), str(tmp_path / "sysconfig-iptables")),
         "ipv6": (str(tmp_path / "rules.v6"), str(tmp_path / "sysconfig-ip6tables"))})
     monkeypatch.setattr(_icmp_allow, "NFTABLES_FILES", (str(tmp_path / "nftables.conf"),))
+    monkeypatch.setattr(_persist, "UFW_CONF", str(tmp_path / "ufw.conf"))
     return tmp_path
 
 

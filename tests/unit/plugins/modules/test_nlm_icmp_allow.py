@@ -383,6 +383,23 @@ def test_persist_merges_the_owned_rules_into_the_boot_file_of_the_flavour_iptabl
     assert run.result["diff"][1]["after"] == written
 
 
+@pytest.mark.parametrize("ufw_conf, warned", [("ENABLED=yes\n", True), ("ENABLED=no\n", False), (None, False)])
+def test_an_enabled_ufw_without_a_boot_file_is_told_the_rules_do_not_survive_a_reboot(run_module, boot_files,
+                                                                                      ufw_conf, warned):
+    """ufw reloads only its own rules at boot; with no file of netfilter-persistent or
+    iptables-services, nothing brings the owned rules back (the machine lab shows it)."""
+    if ufw_conf is not None:
+        (boot_files / "ufw.conf").write_text(ufw_conf)
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]},
+                     respond=FakeFirewall())
+    assert run.result["changed"] and run.result["persisted"] == []
+    assert any("ufw loads this node's firewall at boot" in warning
+               for warning in run.result.get("warnings", [])) == warned
+    absent = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"],
+                                              "state": "absent"}, respond=FakeFirewall())
+    assert not any("ufw" in warning for warning in absent.result.get("warnings", []))
+
+
 def test_a_legacy_warning_the_kernel_lists_no_table_for_stops_the_run(run_module):
     """iptables-nft-save's warning is read, not dropped: legacy tables it sees but the
     kernel's list in this namespace does not hold could not be read, and the run stops."""
