@@ -555,8 +555,12 @@ class Lab:
                     raise LabError(f"the delay daemon of {node.name} did not start; see {self.state_dir}/delay-{node.name}.log")
                 time.sleep(0.02)
             queues = [(peer, peer.index) for peer, _milliseconds in peer_delays]
-            _run(["ip", "netns", "exec", node.netns, "iptables-restore", "--noflush"], input=render_delay_hooks(node, queues, 4))
-            _run(["ip", "netns", "exec", node.netns, "ip6tables-restore", "--noflush"], input=render_delay_hooks(node, queues, 6))
+            for family, restore in ((4, "iptables-restore"), (6, "ip6tables-restore")):
+                hooks = render_delay_hooks(node, queues, family)
+                _run(["ip", "netns", "exec", node.netns, restore, "--noflush"], input=hooks)
+                if self.kind == "machines":
+                    # for the machine's supervisor, which puts them back after each reboot
+                    (self.state_dir / nlmmachines.STATE_DIR / node.name / (nlmmachines.DELAY_HOOKS % family)).write_text(hooks)
         return pids
 
     def _write_state(self, daemon_pids: list[int]) -> None:

@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -289,9 +290,7 @@ class Machines:
 
     def _wait_for_ssh(self, node, deadline: float) -> None:
         while time.monotonic() < deadline:
-            result = subprocess.run(["ip", "netns", "exec", node.netns, "socat", "-T1", "STDIO", "TCP:127.0.0.1:22"],
-                                    input="", capture_output=True, text=True, timeout=10, check=False)
-            if result.stdout.startswith("SSH-"):
+            if _sshd_answers(node.netns):
                 return
             time.sleep(0.2)
         raise MachineError("machine %s did not answer on SSH within %d s; see %s"
@@ -405,11 +404,40 @@ def reset_netfilter(netns: str) -> None:
                            capture_output=True, text=True, check=False)
 
 
+DELAY_HOOKS = "delay-hooks-ipv%d"
+
+
+def _sshd_answers(netns: str) -> bool:
+    result = subprocess.run(["ip", "netns", "exec", netns, "socat", "-T1", "STDIO", "TCP:127.0.0.1:22"], input="",
+                            capture_output=True, text=True, timeout=10, check=False)
+    return result.stdout.startswith("SSH-")
+
+
+def restore_delay_hooks(netns: str, node_dir: Path, timeout: float = 2 * BOOT_TIMEOUT) -> None:
+    """Put the lab's delay hooks (DELAY) back once the machine has booted: they live in
+    the namespace's mangle table, which the reboot emptied and the machine's own firewall
+    service may flush. sshd answers after the firewall services have run."""
+    hooks = [(family, node_dir / (DELAY_HOOKS % family)) for family in (4, 6)]
+    if not any(path.exists() for _family, path in hooks):
+        return
+    deadline = time.monotonic() + timeout
+    while not _sshd_answers(netns):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+    for family, path in hooks:
+        if path.exists():
+            subprocess.run(["ip", "netns", "exec", netns, "iptables-restore" if family == 4 else "ip6tables-restore",
+                            "--noflush"], input=path.read_text(), capture_output=True, text=True, check=False)
+
+
 def supervise(argv: list[str], log: Path) -> int:
     """Run systemd-nspawn until the machine powers off; boot it again after each reboot,
-    with the namespace's firewall emptied as a reboot empties a kernel's."""
+    with the namespace's firewall emptied as a reboot empties a kernel's (and the lab's
+    delay hooks put back once it is up)."""
     netns = next(arg.rsplit("/", 1)[1] for arg in argv if arg.startswith("--network-namespace-path="))
     child = None
+    rebooted = False
 
     def stop(signum, _frame):
         if child is not None and child.poll() is None:
@@ -421,10 +449,13 @@ def supervise(argv: list[str], log: Path) -> int:
     while True:
         with open(log, "a", encoding="utf-8") as handle:
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle)
+            if rebooted:
+                threading.Thread(target=restore_delay_hooks, args=(netns, log.parent), daemon=True).start()
             status = child.wait()
         if status != REBOOT_STATUS:
             return status
         reset_netfilter(netns)
+        rebooted = True
 
 
 if __name__ == "__main__":

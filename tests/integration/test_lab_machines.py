@@ -11,7 +11,9 @@ layer or key behind.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -115,6 +117,25 @@ def test_ufw_needs_machines():
     """ufw is a service that loads its rules at boot: a namespace node has no boot."""
     with pytest.raises(nlmlab.LabError, match="needs machines"):
         nlmlab.Lab(name="tufw", nodes=1, firewall="ufw")
+
+
+def _rtt_ms(lab, source, address):
+    result = lab.run(source, ["ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", address], check=False)
+    match = re.search(r"= [\d.]+/([\d.]+)/", result.stdout)
+    return float(match.group(1)) if match else None
+
+
+def test_a_delayed_link_keeps_its_delay_across_a_reboot(lab_factory):
+    """The delay hooks live in the namespace's firewall, which a reboot empties: the
+    supervisor puts them back once the machine is up."""
+    lab = lab_factory(nodes=2, firewall="none", kind="machines", delay="n1-n2=20ms")
+    n1, n2 = lab.nodes
+    assert _rtt_ms(lab, n1, n2.gateway_ipv4) >= 18
+    machines(lab).reboot(n2)
+    deadline = time.monotonic() + 30
+    while (_rtt_ms(lab, n1, n2.gateway_ipv4) or 0) < 18 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _rtt_ms(lab, n1, n2.gateway_ipv4) >= 18
 
 
 def _machine_processes():
