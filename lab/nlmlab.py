@@ -491,6 +491,11 @@ class Lab:
             other = 1 - node.subnet
             commands.append(f"route add {TRANSPORT_SUBNETS_IPV4[other]} via {TRANSPORT_SUBNETS_IPV4[node.subnet].network_address + 1}")
             commands.append(f"route add {TRANSPORT_SUBNETS_IPV6[other]} via {TRANSPORT_SUBNETS_IPV6[node.subnet].network_address + 1}")
+        if self.kind == "machines":
+            # A machine has a default route as a user's node does (the role finds its transport
+            # interface by it); the router it names leads nowhere, so nothing leaves the lab.
+            commands.append(f"route add default via {TRANSPORT_SUBNETS_IPV4[node.subnet].network_address + 1}")
+            commands.append(f"route add default via {TRANSPORT_SUBNETS_IPV6[node.subnet].network_address + 1}")
         # The kernel's neighbour table is shared by every namespace and stops resolving
         # beyond gc_thresh3 (1,024) dynamic entries, which a mesh of 30 and more nodes
         # reaches; permanent entries for the peers on the same subnet do not count.
