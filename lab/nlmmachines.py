@@ -19,6 +19,8 @@ every process, mount, layer and key.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -110,19 +112,39 @@ def wheel_directory(requirements: Path = REQUIREMENTS, cache: Path = REPO / ".ca
     return target
 
 
+# Labs of several processes (Molecule scenarios side by side) share the tmpfs: it is
+# mounted and unmounted under this lock, and only when no machine's supervisor runs.
+NSPAWN_LOCK = Path("/run/nlm-nspawn.lock")
+
+
+@contextlib.contextmanager
+def nspawn_lock():
+    with open(NSPAWN_LOCK, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_nspawn_tmpfs() -> None:
     """systemd-nspawn keeps its per-machine state under /run/systemd/nspawn, which must
-    be a tmpfs; /run is not one here."""
+    be a tmpfs; /run is not one here. Called under nspawn_lock()."""
     NSPAWN_RUN.mkdir(parents=True, exist_ok=True)
     if not os.path.ismount(NSPAWN_RUN):
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "nlm-nspawn", str(NSPAWN_RUN)], check=True)
 
 
-def _nspawn_running() -> bool:
+def _machines_running() -> bool:
+    """Whether a machine of any lab runs or is about to (its supervisor is started
+    before its systemd-nspawn)."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 if Path("/proc", entry, "comm").read_text().strip() == "systemd-nspawn":
+                    return True
+                if SUPERVISOR.name.encode() in Path("/proc", entry, "cmdline").read_bytes() \
+                        and b"supervise" in Path("/proc", entry, "cmdline").read_bytes():
                     return True
             except OSError:
                 continue
@@ -131,8 +153,9 @@ def _nspawn_running() -> bool:
 
 def release_nspawn_tmpfs() -> None:
     """Unmount the tmpfs the lab mounted, once no machine uses it."""
-    if os.path.ismount(NSPAWN_RUN) and not _nspawn_running():
-        subprocess.run(["umount", str(NSPAWN_RUN)], check=False)
+    with nspawn_lock():
+        if os.path.ismount(NSPAWN_RUN) and not _machines_running():
+            subprocess.run(["umount", str(NSPAWN_RUN)], check=False)
 
 
 def _append(path: Path, text: str) -> None:
@@ -256,7 +279,6 @@ class Machines:
     def boot(self) -> None:
         base = base_image(packages_for(self.lab.firewall))
         wheels = wheel_directory()
-        ensure_nspawn_tmpfs()
         self.dir.mkdir(parents=True, exist_ok=True)
         if not self.key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nlm lab %s" % self.lab.name,
@@ -275,7 +297,9 @@ class Machines:
             if self.lab.firewall == "nftables":
                 _link(layer, "/etc/systemd/system/sysinit.target.wants/nftables.service",
                       "/lib/systemd/system/nftables.service")
-            self._start(node, base, wheels)
+            with nspawn_lock():
+                ensure_nspawn_tmpfs()
+                self._start(node, base, wheels)
         deadline = time.monotonic() + BOOT_TIMEOUT
         for node in self.lab.nodes:
             self._wait_for_ssh(node, deadline)
