@@ -259,10 +259,10 @@ def _link(layer: Path, path: str, target: str) -> None:
     link.symlink_to(target)
 
 
-def proxy_option(lab_name: str) -> str:
-    """The ssh option that reaches a machine's sshd through its namespace (ssh puts the
-    host name, n1, in place of %h)."""
-    return "-o 'ProxyCommand=ip netns exec %s-%%h socat STDIO TCP:127.0.0.1:22'" % lab_name
+# ssh puts the host it connects to in place of %h: the inventory's ansible_host is the
+# node's namespace, which also keeps ssh's shared connections of two labs apart (their
+# control sockets are named after user, host and port, and both labs have an n1).
+PROXY_OPTION = "-o 'ProxyCommand=ip netns exec %h socat STDIO TCP:127.0.0.1:22'"
 
 
 class Machines:
@@ -323,8 +323,7 @@ class Machines:
     def ssh_argv(self, node) -> list[str]:
         return ["ssh", "-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
-                "-o", "ProxyCommand=ip netns exec %s socat STDIO TCP:127.0.0.1:22" % node.netns,
-                "%s@%s" % (OPERATOR, node.name)]
+                "-o", "ProxyCommand=ip netns exec %h socat STDIO TCP:127.0.0.1:22", "%s@%s" % (OPERATOR, node.netns)]
 
     def ssh(self, node, command: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run ``command`` in the machine as the operator."""
@@ -348,13 +347,13 @@ class Machines:
     def inventory(self) -> dict:
         """What a user's inventory of these machines holds: SSH as the operator, become with
         sudo, and nothing the lab knows about their networks."""
-        hosts = {node.name: {} for node in self.lab.nodes}
+        hosts = {node.name: {"ansible_host": node.netns} for node in self.lab.nodes}
         return {"all": {"children": {"nlm_nodes": {
             "vars": {
                 "ansible_connection": "ssh",
                 "ansible_user": OPERATOR,
                 "ansible_ssh_private_key_file": str(self.key),
-                "ansible_ssh_common_args": proxy_option(self.lab.name),
+                "ansible_ssh_common_args": PROXY_OPTION,
                 "ansible_ssh_extra_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
                 "ansible_become": True,
                 "nlm_python_pip_extra_args": "--no-index --find-links %s" % WHEELS_IN_MACHINE,
