@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodelatency.monitor contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The agent's metrics, kept with the official Prometheus Python client.
+
+Every metric is named ``nlm_*`` with its unit as a suffix, as Prometheus' naming
+conventions ask. Latency series are labelled ``source`` (the probing node), ``peer``
+(the probed node) and ``family`` (ipv4, ipv6); a peer that leaves the peers file loses
+its series at the next cycle, so that dashboards do not keep a stale line.
+"""
+
+from __future__ import annotations
+
+try:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+    HAS_PROMETHEUS_CLIENT = True
+except ImportError:
+    HAS_PROMETHEUS_CLIENT = False
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils._agent import RTT_BUCKETS
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+
+LATENCY_LABELS = ("source", "peer", "family")
+RULE_LABELS = ("interface", "family", "direction")
+
+
+class Metrics:
+    """The registry of one agent and how a cycle's samples change it."""
+
+    def __init__(self):
+        if not HAS_PROMETHEUS_CLIENT:
+            raise NlmError("the nlm agent needs the prometheus_client library in its Python; the nlm role installs "
+                           "it into its venv with nlm_monitor: true")
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.rtt = Histogram("nlm_rtt_seconds", "Round-trip time of ICMP echo replies from a peer.",
+                             LATENCY_LABELS, buckets=RTT_BUCKETS, registry=self.registry)
+        self.sent = Counter("nlm_probes_sent_total", "ICMP echo requests sent to a peer.", LATENCY_LABELS,
+                            registry=self.registry)
+        self.received = Counter("nlm_probes_received_total", "ICMP echo replies received in time from a peer.",
+                                LATENCY_LABELS, registry=self.registry)
+        self.errors = Counter("nlm_probe_errors_total",
+                              "Cycles in which probing a peer's address failed with an error (an ICMP error "
+                              "or a send the kernel refused).", LATENCY_LABELS, registry=self.registry)
+        self.last_rtt = Gauge("nlm_last_rtt_seconds", "Round-trip time of the last reply from a peer in the last "
+                              "cycle that got one.", LATENCY_LABELS, registry=self.registry)
+        self.rule_present = Gauge("nlm_rule_present", "1 when an owned ICMP echo allow rule is in the ruleset at "
+                                  "the last cycle, else 0.", RULE_LABELS, registry=self.registry)
+        self.rules_repaired = Counter("nlm_rules_repaired_total", "Owned rules the agent put back.", RULE_LABELS,
+                                      registry=self.registry)
+        self.last_cycle = Gauge("nlm_last_cycle_timestamp_seconds", "When the last complete probing cycle ended, "
+                                "in seconds since the epoch.", registry=self.registry)
+        self.cycle_duration = Gauge("nlm_last_cycle_duration_seconds", "How long the last probing cycle took.",
+                                    registry=self.registry)
+        self._latency_labels = set()
+
+    def apply(self, series, ended, duration):
+        """Add one cycle's samples (an _agent.Series) and forget the peers it no longer has."""
+        for labels, seconds in series.observations:
+            self.rtt.labels(*labels).observe(seconds)
+        for labels, (sent, received, errors) in series.counts.items():
+            self.sent.labels(*labels).inc(sent)
+            self.received.labels(*labels).inc(received)
+            self.errors.labels(*labels).inc(errors)
+        for labels, seconds in series.last_rtt.items():
+            self.last_rtt.labels(*labels).set(seconds)
+        current = series.label_sets()
+        for labels in self._latency_labels - current:
+            for metric in (self.rtt, self.sent, self.received, self.errors, self.last_rtt):
+                try:
+                    metric.remove(*labels)
+                except KeyError:
+                    pass
+        self._latency_labels = current
+        self.last_cycle.set(ended)
+        self.cycle_duration.set(duration)
+
+    def set_rules(self, presence):
+        """presence: {(interface, family, direction): bool} for every rule the agent watches."""
+        for labels, present in presence.items():
+            self.rule_present.labels(*labels).set(1 if present else 0)
+
+    def text(self):
+        """The exposition text, for the textfile collector or an HTTP scrape."""
+        return generate_latest(self.registry).decode("utf-8")

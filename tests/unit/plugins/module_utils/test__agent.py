@@ -1,0 +1,159 @@
+"""The agent's choices without sockets: whom it probes, when, its peers file, its samples."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+
+NAMES = ["n%d" % index for index in range(1, 241)]
+
+
+def test_without_a_limit_every_other_node_is_a_peer():
+    assert _agent.sample_peers("n1", ["n1", "n2", "n3"], 0) == ["n2", "n3"]
+    assert _agent.sample_peers("n1", ["n1", "n2", "n3"], 5) == ["n2", "n3"]
+
+
+@pytest.mark.parametrize("max_peers", [1, 3, 8])
+def test_a_sample_of_k_covers_every_node_and_each_node_is_probed_by_exactly_k(max_peers):
+    probed_by = dict((name, 0) for name in NAMES)
+    for source in NAMES:
+        peers = _agent.sample_peers(source, NAMES, max_peers)
+        assert len(peers) == len(set(peers)) == max_peers and source not in peers
+        for peer in peers:
+            probed_by[peer] += 1
+    assert set(probed_by.values()) == {max_peers}
+
+
+def test_the_sample_is_stable_and_a_node_leaving_moves_only_its_predecessors():
+    before = dict((source, _agent.sample_peers(source, NAMES, 4)) for source in NAMES)
+    assert before == dict((source, _agent.sample_peers(source, list(reversed(NAMES)), 4)) for source in NAMES)
+    gone = "n17"
+    after = dict((source, _agent.sample_peers(source, [name for name in NAMES if name != gone], 4))
+                 for source in NAMES if source != gone)
+    moved = [source for source in after if after[source] != before[source]]
+    assert sorted(moved) == sorted(source for source in after if gone in before[source])
+    assert len(moved) == 4
+
+
+def test_cycles_start_on_the_node_offset_within_the_jitter():
+    interval = 60.0
+    offsets = set(round(_agent.cycle_offset(name, interval), 3) for name in NAMES)
+    # spread over the interval, not in lockstep
+    assert len(offsets) > 200 and min(offsets) < 10 and max(offsets) > 50
+    rng = random.Random(7)
+    offset = _agent.cycle_offset("n5", interval)
+    for now in (0.0, 59.9, 1000.0, 123456.7):
+        start = _agent.next_start("n5", interval, now, rng)
+        assert start > now - _agent.JITTER_SHARE * interval
+        nearest = offset + round((start - offset) / interval) * interval
+        assert abs(start - nearest) <= _agent.JITTER_SHARE * interval + 1e-9
+        assert nearest - now <= interval + 1e-9
+
+
+def peers_file(**overrides):
+    data = {"source": "n1", "interval": 5, "max_peers": 0,
+            "peers": [{"name": "n2", "address": ["198.19.2.1", "2001:db8:1:2::1"]},
+                      {"name": "n3", "address": "198.19.3.1"}]}
+    data.update(overrides)
+    return json.dumps(data)
+
+
+def test_the_peers_file_gives_settings_and_peers():
+    settings = _agent.parse_peers_file(peers_file())
+    assert settings["source"] == "n1" and settings["interval"] == 5.0 and settings["count"] == 3
+    assert settings["peers"][1] == {"name": "n3", "address": ["198.19.3.1"]}
+    assert _agent.chosen_targets(settings) == settings["peers"]
+    assert [peer["name"] for peer in _agent.chosen_targets(_agent.parse_peers_file(peers_file(max_peers=1)))] \
+        == _agent.sample_peers("n1", ["n1", "n2", "n3"], 1)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{", "is not JSON"),
+    ("[]", "must hold a JSON object"),
+    (peers_file(source=""), "source must be this node's name"),
+    (peers_file(interval=0.5), "interval must be at least 1 s"),
+    (peers_file(interval="often"), "interval must be a number"),
+    (peers_file(count=0), "count must be at least 1"),
+    (peers_file(peers={}), "peers must be a list"),
+    (peers_file(peers=[{"address": "198.19.2.1"}]), "must be an object with a name"),
+    (peers_file(peers=[{"name": "n2", "address": []}]), "address must be an address or a non-empty list"),
+    (peers_file(peers=[{"name": "n2", "address": "n2.example"}]), "'n2.example' is not an IP address"),
+    (peers_file(peers=[{"name": "n2", "address": "198.19.2.1"}, {"name": "n2", "address": "198.19.2.2"}]),
+     "n2 appears twice"),
+])
+def test_a_malformed_peers_file_says_what_is_wrong(text, message):
+    with pytest.raises(NlmError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _agent.parse_peers_file(text, "/etc/nlm/peers.json")
+
+
+def test_a_cycle_becomes_samples_per_source_peer_and_family():
+    latency = {"source": "n1", "peers": [
+        {"name": "n2", "targets": [
+            {"address": "198.19.2.1", "family": "ipv4", "sent": 3, "received": 2, "rtts_ms": [0.1, 0.3],
+             "error": None},
+            {"address": "2001:db8:1:2::1", "family": "ipv6", "sent": 3, "received": 0, "rtts_ms": [],
+             "error": "send failed: Operation not permitted"}]}]}
+    series = _agent.Series(latency)
+    assert series.counts == {("n1", "n2", "ipv4"): (3, 2, 0), ("n1", "n2", "ipv6"): (3, 0, 1)}
+    assert series.observations == [(("n1", "n2", "ipv4"), 0.0001), (("n1", "n2", "ipv4"), 0.0003)]
+    assert series.last_rtt == {("n1", "n2", "ipv4"): 0.0003}
+
+
+def test_the_rtt_buckets_start_near_50_microseconds_and_double():
+    assert _agent.RTT_BUCKETS[0] == pytest.approx(0.00005)
+    assert all(b == pytest.approx(2 * a) for a, b in zip(_agent.RTT_BUCKETS, _agent.RTT_BUCKETS[1:]))
+    assert _agent.RTT_BUCKETS[-1] > 20
+
+
+def families(text):
+    from prometheus_client.parser import text_string_to_metric_families
+    return dict((family.name, family) for family in text_string_to_metric_families(text))
+
+
+def cycle(source, peers):
+    """A measure() result: {peer: [(family, sent, rtts_ms, error)]}."""
+    return {"source": source, "peers": [
+        {"name": name, "targets": [{"address": "198.19.0.%d" % index, "family": family, "sent": sent,
+                                    "received": len(rtts), "rtts_ms": rtts, "error": error}
+                                   for index, (family, sent, rtts, error) in enumerate(targets)]}
+        for name, targets in peers.items()]}
+
+
+def test_the_metrics_parse_with_the_prometheus_parser_and_follow_the_cycles():
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_metrics import Metrics
+    metrics = Metrics()
+    metrics.apply(_agent.Series(cycle("n1", {"n2": [("ipv4", 3, [0.1, 0.2, 20.0], None)],
+                                             "n3": [("ipv6", 3, [], "send failed: Operation not permitted")]})),
+                  ended=1000.0, duration=0.5)
+    metrics.set_rules({("antrea-gw0", "ipv4", "in"): True, ("antrea-gw0", "ipv4", "out"): False})
+    parsed = families(metrics.text())
+    assert parsed["nlm_rtt_seconds"].type == "histogram"
+    buckets = dict((sample.labels["le"], sample.value) for sample in parsed["nlm_rtt_seconds"].samples
+                   if sample.name == "nlm_rtt_seconds_bucket" and sample.labels["peer"] == "n2")
+    # 0.1 ms and 0.2 ms fall in the buckets up to 0.2 ms, 20 ms only from 25.6 ms on
+    assert buckets["0.0001"] == 1 and buckets["0.0002"] == 2 and buckets["0.0128"] == 2 and buckets["0.0256"] == 3
+    sent = dict((sample.labels["peer"], sample.value) for sample in parsed["nlm_probes_sent"].samples
+                if sample.name == "nlm_probes_sent_total")
+    assert sent == {"n2": 3.0, "n3": 3.0}
+    errors = dict((sample.labels["peer"], sample.value) for sample in parsed["nlm_probe_errors"].samples
+                  if sample.name == "nlm_probe_errors_total")
+    assert errors == {"n2": 0.0, "n3": 1.0}
+    assert [sample.value for sample in parsed["nlm_last_rtt_seconds"].samples] == [0.02]
+    rules = dict((sample.labels["direction"], sample.value) for sample in parsed["nlm_rule_present"].samples)
+    assert rules == {"in": 1.0, "out": 0.0}
+    assert parsed["nlm_last_cycle_timestamp_seconds"].samples[0].value == 1000.0
+
+    # n3 left the peers file: its series go; n2's counters keep counting
+    metrics.apply(_agent.Series(cycle("n1", {"n2": [("ipv4", 3, [0.1, 0.1, 0.1], None)]})), ended=1060.0,
+                  duration=0.4)
+    parsed = families(metrics.text())
+    peers = set(sample.labels.get("peer") for name in ("nlm_rtt_seconds", "nlm_probes_sent", "nlm_last_rtt_seconds")
+                for sample in parsed[name].samples)
+    assert peers == {"n2"}
+    assert [sample.value for sample in parsed["nlm_probes_sent"].samples if sample.name == "nlm_probes_sent_total"] \
+        == [6.0]
