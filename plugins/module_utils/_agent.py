@@ -43,6 +43,7 @@ SETTINGS = {
     "interval": (float, DEFAULT_INTERVAL),
     "max_peers": (int, 0),
     "count": (int, 3),
+    "probe_interval": (float, 0.2),
     "timeout": (float, 1.0),
     "payload_size": (int, 56),
 }
@@ -73,7 +74,9 @@ def next_start(source, interval, now, rng=random):
     """The time of the next cycle after ``now``: on the node's offset within the interval,
     moved by a jitter of at most JITTER_SHARE of the interval."""
     offset = cycle_offset(source, interval)
-    periods = (now - offset) // interval + 1
+    # a cycle that the jitter started early still counts as its slot's: the next is the
+    # slot after that one, not the same slot again
+    periods = (now - offset + JITTER_SHARE * interval) // interval + 1
     return offset + periods * interval + rng.uniform(-JITTER_SHARE, JITTER_SHARE) * interval
 
 
@@ -103,8 +106,8 @@ def parse_peers_file(text, path="peers file"):
         settings[key] = kind(value)
     if settings["interval"] < MIN_INTERVAL:
         raise NlmError("%s: interval must be at least %g s, not %g" % (path, MIN_INTERVAL, settings["interval"]))
-    if settings["count"] < 1 or settings["timeout"] <= 0 or settings["max_peers"] < 0:
-        raise NlmError("%s: count must be at least 1, timeout above 0 and max_peers 0 or more" % path)
+    if settings["count"] < 1 or settings["timeout"] <= 0 or settings["probe_interval"] < 0 or settings["max_peers"] < 0:
+        raise NlmError("%s: count must be at least 1, timeout above 0, probe_interval and max_peers 0 or more" % path)
     peers = data.get("peers")
     if not isinstance(peers, list):
         raise NlmError("%s: peers must be a list of {name, address}" % path)

@@ -157,3 +157,106 @@ def test_the_metrics_parse_with_the_prometheus_parser_and_follow_the_cycles():
     assert peers == {"n2"}
     assert [sample.value for sample in parsed["nlm_probes_sent"].samples if sample.name == "nlm_probes_sent_total"] \
         == [6.0]
+
+
+class FakeMeasure:
+    def __init__(self, fail_on=()):
+        self.calls = []
+        self.times = []
+        self.clock = None
+        self.fail_on = set(fail_on)
+
+    def __call__(self, source, targets, count, interval, timeout, payload_size):
+        self.calls.append([target["name"] for target in targets])
+        self.times.append(self.clock() if self.clock else None)
+        if len(self.calls) in self.fail_on:
+            raise OSError("no such device")
+        return cycle(source, dict((target["name"], [("ipv4", count, [0.1] * count, None)]) for target in targets))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def service(tmp_path, text, measure, **kwargs):
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_metrics import Metrics
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service import Service
+    peers = tmp_path / "peers.json"
+    peers.write_text(text)
+    clock = Clock()
+    measure.clock = clock
+    return Service(str(peers), Metrics(), measure, clock=clock, sleep=clock.sleep, rng=random.Random(1), **kwargs), \
+        peers, clock
+
+
+def test_the_service_cycles_on_its_interval_and_writes_its_files_whole(tmp_path):
+    measure = FakeMeasure()
+    agent, _peers, _clock = service(tmp_path, peers_file(interval=10), measure,
+                                    textfile=str(tmp_path / "nlm.prom"), latest=str(tmp_path / "latest.json"))
+    assert agent.run(cycles=3) == 3
+    assert measure.calls == [["n2", "n3"]] * 3
+    # one interval apart, give or take the jitter, and on the node's offset
+    gaps = [later - earlier for earlier, later in zip(measure.times, measure.times[1:])]
+    assert all(abs(gap - 10) <= 2 * _agent.JITTER_SHARE * 10 + 1e-9 for gap in gaps), gaps
+    offset = _agent.cycle_offset("n1", 10)
+    assert all(abs((start - offset + 5) % 10 - 5) <= _agent.JITTER_SHARE * 10 + 1e-9
+               for start in measure.times)
+    assert "nlm_probes_sent" in families((tmp_path / "nlm.prom").read_text())
+    assert json.loads((tmp_path / "latest.json").read_text())["nlm_latency"]["source"] == "n1"
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".nlm-agent-")] == []
+
+
+def test_a_malformed_reload_keeps_the_previous_peers_and_a_good_one_replaces_them(tmp_path, capsys):
+    measure = FakeMeasure()
+    agent, peers, _clock = service(tmp_path, peers_file(), measure)
+    agent.run(cycles=1)
+    peers.write_text("{not json")
+    agent.request_reload()
+    agent.run(cycles=1)
+    assert measure.calls[-1] == ["n2", "n3"]
+    assert "keeping the previous ones" in capsys.readouterr().err
+    peers.write_text(peers_file(peers=[{"name": "n4", "address": "198.19.4.1"}]))
+    agent.request_reload()
+    agent.run(cycles=1)
+    assert measure.calls[-1] == ["n4"]
+    # n2 and n3 left: their series are gone
+    sent = families(agent.metrics.text())["nlm_probes_sent"].samples
+    assert set(sample.labels["peer"] for sample in sent) == {"n4"}
+
+
+def test_a_failed_cycle_is_one_line_and_the_next_runs(tmp_path, capsys):
+    measure = FakeMeasure(fail_on=[1])
+    agent, _peers, _clock = service(tmp_path, peers_file(), measure)
+    assert agent.run(cycles=2) == 2
+    assert len(measure.calls) == 2
+    assert "cycle failed: OSError: no such device" in capsys.readouterr().err
+
+
+def test_without_a_readable_peers_file_the_service_waits_for_one(tmp_path, capsys):
+    measure = FakeMeasure()
+    agent, peers, _clock = service(tmp_path, peers_file(), measure)
+    peers.unlink()
+    agent.reload()
+    assert agent.settings is None and "peers not reloaded" in capsys.readouterr().err
+    assert measure.calls == []
+
+
+@pytest.mark.parametrize("text, expected", [("127.0.0.1:9105", ("127.0.0.1", 9105)), ("[::1]:9105", ("::1", 9105)),
+                                            (":9105", ("127.0.0.1", 9105))])
+def test_listen_addresses(text, expected):
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service import parse_listen
+    assert parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["9105", "localhost:http", "127.0.0.1:70000"])
+def test_a_bad_listen_address_says_what_is_expected(text):
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service import parse_listen
+    with pytest.raises(NlmError, match="listen must be ADDRESS:PORT"):
+        parse_listen(text)

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodelatency.monitor contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nlm agent's service loop: probe the chosen peers every interval, keep the metrics,
+serve them, and write the latest cycle where the role's collection finds it.
+
+Run as ``python -m ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service
+--peers FILE [--listen ADDRESS:PORT] [--textfile FILE] [--latest FILE]``. SIGHUP reads the
+peers file again (a file that cannot be read or parsed is logged in one line and the
+previous peers stay); SIGTERM ends the loop after the cycle under way. Every problem is
+one line on stderr, which systemd puts in the journal; the loop itself never gives up on
+a failed cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+
+
+def log(message):
+    print("nlm-agent: %s" % message, file=sys.stderr, flush=True)
+
+
+def write_atomically(path, text):
+    """Replace path's content at once: a reader (node_exporter, the role) never sees half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".nlm-agent-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as output:
+            output.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+class Service:
+    """One agent: its settings, its metrics, and the loop."""
+
+    def __init__(self, peers_path, metrics, measure, textfile=None, latest=None, clock=time.time,
+                 sleep=None, rng=random):
+        self.peers_path = peers_path
+        self.metrics = metrics
+        self.measure = measure
+        self.textfile = textfile
+        self.latest = latest
+        self.clock = clock
+        self.rng = rng
+        self.settings = None
+        self.stopping = threading.Event()
+        self.sleep = sleep or self.stopping.wait
+        self._reload_wanted = True
+
+    def reload(self):
+        """Read the peers file; keep the previous settings when it cannot be used."""
+        self._reload_wanted = False
+        try:
+            with open(self.peers_path, encoding="utf-8") as handle:
+                text = handle.read()
+            settings = _agent.parse_peers_file(text, self.peers_path)
+        except (OSError, NlmError) as err:
+            log("peers not reloaded (%s)%s" % (err, "; keeping the previous ones" if self.settings else ""))
+            return False
+        self.settings = settings
+        log("%d peers in %s, %d probed, every %g s"
+            % (len(settings["peers"]), self.peers_path, len(_agent.chosen_targets(settings)), settings["interval"]))
+        return True
+
+    def request_reload(self, *_args):
+        self._reload_wanted = True
+
+    def stop(self, *_args):
+        self.stopping.set()
+
+    def cycle(self):
+        """Probe once and publish what came back."""
+        settings = self.settings
+        started = self.clock()
+        latency = self.measure(settings["source"], _agent.chosen_targets(settings), settings["count"],
+                               settings["probe_interval"], settings["timeout"], settings["payload_size"])
+        ended = self.clock()
+        self.metrics.apply(_agent.Series(latency), ended=ended, duration=ended - started)
+        if self.textfile:
+            write_atomically(self.textfile, self.metrics.text())
+        if self.latest:
+            write_atomically(self.latest, json.dumps({"nlm_latency": latency}, sort_keys=True) + "\n")
+        return latency
+
+    def run(self, cycles=None):
+        """Cycle until stopped (or ``cycles`` times)."""
+        done = 0
+        while not self.stopping.is_set() and (cycles is None or done < cycles):
+            if self._reload_wanted:
+                self.reload()
+            if self.settings is None:
+                # nothing to probe yet: look again at the next minimum interval
+                self.sleep(_agent.MIN_INTERVAL)
+                continue
+            start = _agent.next_start(self.settings["source"], self.settings["interval"], self.clock(), self.rng)
+            self.sleep(max(0.0, start - self.clock()))
+            if self.stopping.is_set():
+                break
+            if self._reload_wanted:
+                continue
+            try:
+                self.cycle()
+            except Exception as err:  # pylint: disable=broad-except
+                # a cycle that failed is one line in the journal, the next one runs as planned
+                log("cycle failed: %s: %s" % (type(err).__name__, err))
+            done += 1
+        return done
+
+
+def parse_listen(text):
+    """(address, port) from ADDRESS:PORT or [IPv6]:PORT."""
+    host, separator, port = text.rpartition(":")
+    if not separator or not port.isdigit() or not 0 < int(port) < 65536:
+        raise NlmError("listen must be ADDRESS:PORT, not %r" % text)
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="nlm-agent", description="nodelatency.monitor's continuous monitor")
+    parser.add_argument("--peers", required=True, help="the peers file the nlm role renders")
+    parser.add_argument("--listen", default="", help="ADDRESS:PORT to serve the metrics on (none if empty)")
+    parser.add_argument("--textfile", default="", help="a node_exporter textfile to write after each cycle")
+    parser.add_argument("--latest", default="", help="a JSON file with the latest cycle's result")
+    options = parser.parse_args(argv)
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_metrics import Metrics
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._probe import measure
+    try:
+        metrics = Metrics()
+        listen = parse_listen(options.listen) if options.listen else None
+    except NlmError as err:
+        log(str(err))
+        return 1
+    service = Service(options.peers, metrics, measure, options.textfile or None, options.latest or None)
+    if listen:
+        from prometheus_client import start_http_server
+        try:
+            start_http_server(listen[1], addr=listen[0], registry=metrics.registry)
+        except OSError as err:
+            # probing goes on: the textfile and the latest cycle still say what the agent sees
+            log("cannot serve the metrics on %s (%s); probing goes on" % (options.listen, err))
+    signal.signal(signal.SIGHUP, service.request_reload)
+    signal.signal(signal.SIGTERM, service.stop)
+    signal.signal(signal.SIGINT, service.stop)
+    service.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
