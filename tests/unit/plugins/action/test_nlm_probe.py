@@ -16,6 +16,7 @@ from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
 from ansible_collections.nodelatency.monitor.plugins.action import nlm_probe as action
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils import _peer_addresses as peer_address_resolution
 
 LAB_HOST = {
     "nlm_traffic_mode": "encap",
@@ -70,8 +71,8 @@ def test_peer_addresses_of_the_asked_families_only(host_vars, versions, expected
 
 
 def test_auto_without_traffic_mode_prefers_known_gateway_addresses():
-    assert action.address_kind("n2", {"ansible_facts": NLM_FACTS}, "auto") == "gateway"
-    assert action.address_kind("n2", {"nlm_transport_ipv4": "198.18.0.12"}, "auto") == "transport"
+    assert peer_address_resolution.address_kind("n2", {"ansible_facts": NLM_FACTS}, "auto") == "gateway"
+    assert peer_address_resolution.address_kind("n2", {"nlm_transport_ipv4": "198.18.0.12"}, "auto") == "transport"
 
 
 def test_unknown_traffic_mode_names_the_host():
