@@ -4,8 +4,8 @@
 """The nlm agent's service loop: probe the chosen peers every interval, keep the metrics,
 serve them, and write the latest cycle where the role's collection finds it.
 
-Run as ``python -m ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service
---peers FILE [--listen ADDRESS:PORT] [--textfile FILE] [--latest FILE]``. SIGHUP reads the
+Run by ``roles/nlm/files/nlm-agent.py --peers FILE [--listen ADDRESS:PORT] [--textfile FILE]
+[--latest FILE]``, with this collection's module_utils on the Python path. SIGHUP reads the
 peers file again (a file that cannot be read or parsed is logged in one line and the
 previous peers stay); SIGTERM ends the loop after the cycle under way. Every problem is
 one line on stderr, which systemd puts in the journal; the loop itself never gives up on
@@ -29,7 +29,8 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import
 
 
 def log(message):
-    print("nlm-agent: %s" % message, file=sys.stderr, flush=True)
+    sys.stderr.write("nlm-agent: %s\n" % message)
+    sys.stderr.flush()
 
 
 def write_atomically(path, text):
@@ -160,7 +161,3 @@ def main(argv=None):
     signal.signal(signal.SIGINT, service.stop)
     service.run()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

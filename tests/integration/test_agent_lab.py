@@ -19,7 +19,7 @@ from nlmlab import REPO
 
 pytestmark = pytest.mark.lab
 
-MODULE = "ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service"
+AGENT = REPO / "roles" / "nlm" / "files" / "nlm-agent.py"
 LISTEN = "127.0.0.1:9105"
 SCRAPE = "import urllib.request; print(urllib.request.urlopen('http://%s/metrics', timeout=5).read().decode())" % LISTEN
 
@@ -60,7 +60,7 @@ def test_the_agent_measures_serves_and_sees_loss(lab, tmp_path):
     textfile = tmp_path / "nlm.prom"
     env = {**os.environ, "PYTHONPATH": str(REPO / ".collections")}
     log = open(tmp_path / "agent.log", "w+", encoding="utf-8")
-    agent = subprocess.Popen(["ip", "netns", "exec", n1.netns, sys.executable, "-m", MODULE, "--peers", str(peers),
+    agent = subprocess.Popen(["ip", "netns", "exec", n1.netns, sys.executable, str(AGENT), "--peers", str(peers),
                               "--listen", LISTEN, "--textfile", str(textfile)], env=env, stdout=log, stderr=log)
     try:
         parsed = wait_for(lambda: textfile.exists() and scrape(lab, n1), 15, "a first cycle served over HTTP")
@@ -80,8 +80,11 @@ def test_the_agent_measures_serves_and_sees_loss(lab, tmp_path):
             return [samples(parsed_now, metric, metric + "_total", peer="n2", family="ipv4")[0].value
                     for metric in ("nlm_probes_sent", "nlm_probes_received")]
         sent_before, received_before = counts(before)
-        after = wait_for(lambda: (lambda now: now if counts(now)[0] > sent_before else None)(scrape(lab, n1)),
-                         2 * 1 + 2, "a cycle after the drop")
+
+        def newer():
+            now = scrape(lab, n1)
+            return now if counts(now)[0] > sent_before else None
+        after = wait_for(newer, 2 * 1 + 2, "a cycle after the drop")
         sent_after, received_after = counts(after)
         assert sent_after > sent_before and received_after == received_before
 
