@@ -303,6 +303,8 @@ class Machines:
         deadline = time.monotonic() + BOOT_TIMEOUT
         for node in self.lab.nodes:
             self._wait_for_ssh(node, deadline)
+        for node in self.lab.nodes:
+            self._wait_for_login(node, deadline)
 
     def _start(self, node, base: Path, wheels: Path) -> None:
         argv = nspawn_argv(base, self._node_dir(node) / "layer", node.netns, "%s-%s" % (self.lab.name, node.name),
@@ -318,6 +320,20 @@ class Machines:
                 return
             time.sleep(0.2)
         raise MachineError("machine %s did not answer on SSH within %d s; see %s"
+                           % (node.name, BOOT_TIMEOUT, self._node_dir(node) / "log"))
+
+    def _wait_for_login(self, node, deadline: float) -> None:
+        """sshd answers before the boot lets anyone but root in (pam_nologin keeps
+        /run/nologin until systemd-user-sessions has run): the machine is up once its
+        operator can log in."""
+        while time.monotonic() < deadline:
+            try:
+                if self.ssh(node, "true", check=False, timeout=10).returncode == 0:
+                    return
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.2)
+        raise MachineError("machine %s answered on SSH but did not let its operator in within %d s; see %s"
                            % (node.name, BOOT_TIMEOUT, self._node_dir(node) / "log"))
 
     def ssh_argv(self, node) -> list[str]:
