@@ -62,54 +62,49 @@ def image_key(packages=PACKAGES, suite=SUITE) -> str:
     return hashlib.sha256(("%s\n%s\n" % (suite, "\n".join(sorted(packages)))).encode()).hexdigest()[:16]
 
 
-def base_image(packages=PACKAGES, suite=SUITE, cache=CACHE) -> Path:
-    """The root filesystem every machine boots, built when its package list is new."""
-    target = cache / ("base-%s" % image_key(packages, suite))
+def _cached_build(target: Path, argv_into, failure: str) -> Path:
+    """``target``, built once by the command ``argv_into(directory)`` into a directory of this
+    process that becomes ``target`` when complete; ``failure`` (with rc and stderr) says
+    what to do when the command fails."""
     if (target / ".complete").exists():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    building = cache / ("building-%s-%d" % (image_key(packages, suite), os.getpid()))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = target.parent / ("building-%s-%d" % (target.name, os.getpid()))
     shutil.rmtree(building, ignore_errors=True)
-    argv = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(packages), "--quiet",
-            # the machines get their rules from the lab, not from a package's defaults
-            "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
-            suite, str(building)]
+    argv = argv_into(building)
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         shutil.rmtree(building, ignore_errors=True)
-        raise MachineError("mmdebstrap could not build the machines' image (rc=%d): %s; install mmdebstrap "
-                           "(make setup) and make sure Debian's package mirror answers"
-                           % (result.returncode, result.stderr.strip()[-2000:]))
+        raise MachineError(failure % (result.returncode, result.stderr.strip()[-2000:]))
     (building / ".complete").write_text(" ".join(argv) + "\n")
     if target.exists():
         shutil.rmtree(building, ignore_errors=True)
     else:
         building.rename(target)
     return target
+
+
+def base_image(packages=PACKAGES, suite=SUITE, cache=CACHE) -> Path:
+    """The root filesystem every machine boots, built when its package list is new."""
+    return _cached_build(
+        cache / ("base-%s" % image_key(packages, suite)),
+        lambda building: ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(packages), "--quiet",
+                          # the machines get their rules from the lab, not from a package's defaults
+                          "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+                          suite, str(building)],
+        "mmdebstrap could not build the machines' image (rc=%d): %s; install mmdebstrap (make setup) and make "
+        "sure Debian's package mirror answers")
 
 
 def wheel_directory(requirements: Path = REQUIREMENTS, cache: Path = REPO / ".cache") -> Path:
     """The wheels of the node libraries (and what they need), downloaded once per
     version of the requirements file."""
-    target = cache / ("wheels-%s" % hashlib.sha256(requirements.read_bytes()).hexdigest()[:16])
-    if (target / ".complete").exists():
-        return target
-    building = cache / ("wheels-building-%d" % os.getpid())
-    shutil.rmtree(building, ignore_errors=True)
-    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--only-binary=:all:",
-            "--dest", str(building), "--requirement", str(requirements)]
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        shutil.rmtree(building, ignore_errors=True)
-        raise MachineError("pip could not download the node libraries' wheels (rc=%d): %s; make sure the package "
-                           "index answers (the lab serves these wheels to its machines)"
-                           % (result.returncode, result.stderr.strip()[-2000:]))
-    (building / ".complete").write_text(" ".join(argv) + "\n")
-    if target.exists():
-        shutil.rmtree(building, ignore_errors=True)
-    else:
-        building.rename(target)
-    return target
+    return _cached_build(
+        cache / ("wheels-%s" % hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]),
+        lambda building: [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                          "--only-binary=:all:", "--dest", str(building), "--requirement", str(requirements)],
+        "pip could not download the node libraries' wheels (rc=%d): %s; make sure the package index answers "
+        "(the lab serves these wheels to its machines)")
 
 
 # Labs of several processes (Molecule scenarios side by side) share the tmpfs: it is
