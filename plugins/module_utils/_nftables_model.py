@@ -130,12 +130,31 @@ def _address(side):
 _ADDRESS_TESTS.update((side, _address(side)) for side in ("saddr", "daddr"))
 
 
+def _flags(value):
+    """The flag names of an OR of flags ({"|": [a, {"|": [b, c]}]}), or None."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict) and list(value) == ["|"] and isinstance(value["|"], list):
+        names = set()
+        for part in value["|"]:
+            found = _flags(part)
+            if found is None:
+                return None
+            names |= found
+        return names
+    return None
+
+
 def _ct_state(packet, base, state, value):
     if base.priority is not None and base.priority < CONNTRACK_PRIORITY:
         return None
-    if isinstance(value, (dict, list)):
+    # A packet has exactly one state. "ct state != established,related" is listed as
+    # an OR of flags and loaded as one comparison with the combined value (cmp neq
+    # 0x6), not as a test of each flag, so it matches established packets too.
+    flags = _flags(value)
+    if flags is None:
         return None
-    return value == packet.ct_state
+    return flags == {packet.ct_state}
 
 
 def _pkttype(packet, base, state, value):

@@ -136,6 +136,23 @@ def test_ct_state_with_one_value_and_a_negation():
     assert (match(packet(), INPUT, State()), match(packet(message="echo-reply"), INPUT, State())) == (True, False)
 
 
+@pytest.mark.parametrize("op,right,for_request,for_reply", [
+    # nft 1.0.6 loads these as one comparison with the OR of the flags (cmp eq/neq 0x6),
+    # and a packet carries exactly one state: "!=" matches both, "==" neither.
+    ("!=", {"|": ["established", "related"]}, True, True),
+    ("==", {"|": ["established", "related"]}, False, False),
+    ("!=", {"|": [{"|": ["established", "related"]}, "new"]}, True, True),
+    ("==", {"|": ["established"]}, False, True),
+    # the implicit form is a test of each flag (bitwise and, cmp neq 0)
+    ("in", ["established", "related"], False, True),
+    ("!=", {"|": ["established", {"&": ["related", 1]}]}, None, None),
+])
+def test_ct_state_with_flags_compares_like_the_kernel(op, right, for_request, for_reply):
+    expr = [{"match": {"op": op, "left": {"ct": {"key": "state"}}, "right": right}}, {"accept": None}]
+    match, _action = compile_rule(expr, {}, {})
+    assert (match(packet(), INPUT, State()), match(packet(message="echo-reply"), INPUT, State())) == (for_request, for_reply)
+
+
 @pytest.mark.parametrize("position,mark,expected", [
     (1, 0x10, True),       # meta mark 0x10
     (1, 0x11, False),
