@@ -156,32 +156,6 @@ class Here:
         return result
 
 
-class DirectModule:
-    """What the rules modules' logic asks of AnsibleModule, so that it runs in this
-    process: hundreds of cases cannot each afford an interpreter start per module run."""
-
-    def __init__(self, spec, params, check_mode=False):
-        self.params = {name: option.get("default") for name, option in spec.items()}
-        self.params.update(params)
-        self.check_mode = check_mode
-        self._diff = False
-        self.warnings = []
-
-    @staticmethod
-    def run_command(argv, data=None, binary_data=False):
-        result = subprocess.run(argv, input=data, capture_output=True, text=True,
-                                env=dict(os.environ, LANG="C", LC_ALL="C"), check=False)
-        return result.returncode, result.stdout, result.stderr
-
-    @staticmethod
-    def get_bin_path(name, required=False, opt_dirs=None):
-        import shutil
-        return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin")
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-
 def reset_here() -> None:
     """Empty every flavour of this namespace: native and iptables-nft tables go, legacy
     tables (which cannot be removed) are left empty with accept policies."""
@@ -226,10 +200,11 @@ def case_here(case: dict) -> dict:
     info after, absent, and the whole ruleset before and after."""
     sys.path.insert(0, str(COLLECTIONS))
     from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_rules import StandaloneModule
 
     def module(kind, **params):
         spec = _icmp_allow.ALLOW_ARGUMENT_SPEC if kind is _icmp_allow.IcmpAllow else _icmp_allow.COMMON_ARGUMENT_SPEC
-        fake = DirectModule(spec, dict(params, interfaces=["antrea-gw0"]))
+        fake = StandaloneModule(spec, dict(params, interfaces=["antrea-gw0"]))
         try:
             return kind(fake).run()
         except _icmp_allow.NlmError as error:

@@ -18,7 +18,9 @@ into metric samples:
   started together does not probe in lockstep, as Antrea's agents do not.
 - **Peers file.** JSON, rendered by the role from the inventory:
   ``{"source": "n1", "interval": 60, "max_peers": 0, "count": 3, "timeout": 1.0,
-  "peers": [{"name": "n2", "address": ["198.19.2.1", "2001:db8:1:2::1"]}, ...]}``.
+  "peers": [{"name": "n2", "address": ["198.19.2.1", "2001:db8:1:2::1"]}, ...],
+  "rules": {"interfaces": ["antrea-gw0"], "repair": false, ...}}``; ``rules`` (the owned
+  rules to watch, as nlm_icmp_allow's options) is optional.
   A file that cannot be read or is malformed raises ``NlmError`` with what is wrong;
   the agent keeps its previous peers then.
 """
@@ -30,6 +32,7 @@ import ipaddress
 import json
 import random
 
+from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_rules import rules_settings
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 
 DEFAULT_INTERVAL = 60.0
@@ -129,6 +132,7 @@ def parse_peers_file(text, path="peers file"):
         seen.add(peer["name"])
         parsed.append({"name": peer["name"], "address": list(addresses)})
     settings["peers"] = parsed
+    settings["rules"] = rules_settings(data.get("rules"), path)
     return settings
 
 

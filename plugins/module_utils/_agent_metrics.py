@@ -21,7 +21,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._agent import 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 
 LATENCY_LABELS = ("source", "peer", "family")
-RULE_LABELS = ("interface", "family", "direction")
+RULE_LABELS = ("interface", "family", "direction", "message")
 
 
 class Metrics:
@@ -43,8 +43,8 @@ class Metrics:
                               "or a send the kernel refused).", LATENCY_LABELS, registry=self.registry)
         self.last_rtt = Gauge("nlm_last_rtt_seconds", "Round-trip time of the last reply from a peer in the last "
                               "cycle that got one.", LATENCY_LABELS, registry=self.registry)
-        self.rule_present = Gauge("nlm_rule_present", "1 when an owned ICMP echo allow rule is in the ruleset at "
-                                  "the last cycle, else 0.", RULE_LABELS, registry=self.registry)
+        self.rule_present = Gauge("nlm_rule_present", "1 when an owned ICMP echo allow rule was in the ruleset "
+                                  "where a filter needs it at the last cycle, else 0.", RULE_LABELS, registry=self.registry)
         self.rules_repaired = Counter("nlm_rules_repaired_total", "Owned rules the agent put back.", RULE_LABELS,
                                       registry=self.registry)
         self.last_cycle = Gauge("nlm_last_cycle_timestamp_seconds", "When the last complete probing cycle ended, "
@@ -52,6 +52,7 @@ class Metrics:
         self.cycle_duration = Gauge("nlm_last_cycle_duration_seconds", "How long the last probing cycle took.",
                                     registry=self.registry)
         self._latency_labels = set()
+        self._rule_labels = set()
 
     def apply(self, series, ended, duration):
         """Add one cycle's samples (an _agent.Series) and forget the peers it no longer has."""
@@ -74,10 +75,20 @@ class Metrics:
         self.last_cycle.set(ended)
         self.cycle_duration.set(duration)
 
-    def set_rules(self, presence):
-        """presence: {(interface, family, direction): bool} for every rule the agent watches."""
+    def set_rules(self, presence, repaired=()):
+        """presence: {(interface, family, direction, message): bool} for every rule the agent
+        watches; repaired: the labels of the rules it put back in this cycle."""
         for labels, present in presence.items():
             self.rule_present.labels(*labels).set(1 if present else 0)
+        for labels in repaired:
+            self.rules_repaired.labels(*labels).inc()
+        for labels in self._rule_labels - set(presence):
+            for metric in (self.rule_present, self.rules_repaired):
+                try:
+                    metric.remove(*labels)
+                except KeyError:
+                    pass
+        self._rule_labels = set(presence)
 
     def text(self):
         """The exposition text, for the textfile collector or an HTTP scrape."""

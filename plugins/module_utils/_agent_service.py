@@ -25,6 +25,7 @@ import threading
 import time
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent
+from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_rules import RuleWatch
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 
 
@@ -52,8 +53,10 @@ class Service:
     """One agent: its settings, its metrics, and the loop."""
 
     def __init__(self, peers_path, metrics, measure, textfile=None, latest=None, clock=time.time,
-                 sleep=None, rng=random):
+                 sleep=None, rng=random, watch_class=RuleWatch):
         self.peers_path = peers_path
+        self.watch_class = watch_class
+        self._last_rules_problem = None
         self.metrics = metrics
         self.measure = measure
         self.textfile = textfile
@@ -94,11 +97,31 @@ class Service:
                                settings["probe_interval"], settings["timeout"], settings["payload_size"])
         ended = self.clock()
         self.metrics.apply(_agent.Series(latency), ended=ended, duration=ended - started)
+        if settings.get("rules"):
+            self.watch_rules(settings["rules"])
         if self.textfile:
             write_atomically(self.textfile, self.metrics.text())
         if self.latest:
             write_atomically(self.latest, json.dumps({"nlm_latency": latency}, sort_keys=True) + "\n")
         return latency
+
+    def watch_rules(self, rules):
+        """Read the owned rules (and put missing ones back with repair on) into the metrics.
+        A problem is logged once, not every cycle, and logged again when it changes."""
+        try:
+            presence, repaired = self.watch_class(rules).check()
+        except NlmError as err:
+            problem = "cannot read the owned rules: %s" % err
+        except OSError as err:
+            problem = "cannot read the owned rules: %s" % err
+        else:
+            problem = None
+            self.metrics.set_rules(presence, repaired)
+            for labels in repaired:
+                log("put back the owned rule %s" % " ".join(labels))
+        if problem and problem != self._last_rules_problem:
+            log(problem)
+        self._last_rules_problem = problem
 
     def run(self, cycles=None):
         """Cycle until stopped (or ``cycles`` times)."""

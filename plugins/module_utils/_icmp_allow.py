@@ -33,8 +33,6 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 
-from ansible.module_utils.parsing.convert_bool import boolean
-
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
@@ -98,8 +96,10 @@ def _families(params):
 
 def persist_mode(value):
     """'auto', True or False for the persist option; None when it is none of them."""
-    if value == "auto":
+    if value == "auto" or isinstance(value, bool):
         return value
+    # imported here: the nlm agent runs the rules logic without Ansible, always with a bool
+    from ansible.module_utils.parsing.convert_bool import boolean
     try:
         return boolean(value, strict=True)
     except TypeError:

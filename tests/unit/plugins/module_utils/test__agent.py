@@ -130,7 +130,8 @@ def test_the_metrics_parse_with_the_prometheus_parser_and_follow_the_cycles():
     metrics.apply(_agent.Series(cycle("n1", {"n2": [("ipv4", 3, [0.1, 0.2, 20.0], None)],
                                              "n3": [("ipv6", 3, [], "send failed: Operation not permitted")]})),
                   ended=1000.0, duration=0.5)
-    metrics.set_rules({("antrea-gw0", "ipv4", "in"): True, ("antrea-gw0", "ipv4", "out"): False})
+    metrics.set_rules({("antrea-gw0", "ipv4", "in", "echo-request"): True,
+                       ("antrea-gw0", "ipv4", "out", "echo-reply"): False})
     parsed = families(metrics.text())
     assert parsed["nlm_rtt_seconds"].type == "histogram"
     buckets = dict((sample.labels["le"], sample.value) for sample in parsed["nlm_rtt_seconds"].samples
@@ -260,3 +261,113 @@ def test_a_bad_listen_address_says_what_is_expected(text):
     from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service import parse_listen
     with pytest.raises(NlmError, match="listen must be ADDRESS:PORT"):
         parse_listen(text)
+
+
+class FakeWatch:
+    """A RuleWatch whose ruleset is a dict the test changes: labels -> present."""
+    ruleset = {}
+    failure = None
+    made = []
+
+    def __init__(self, settings):
+        self.settings = settings
+        FakeWatch.made.append(settings)
+
+    def check(self):
+        if FakeWatch.failure:
+            raise NlmError(FakeWatch.failure)
+        found = dict(FakeWatch.ruleset)
+        repaired = [labels for labels, present in found.items() if not present] if self.settings["repair"] else []
+        return dict((labels, True if labels in repaired else present) for labels, present in found.items()), repaired
+
+
+RULES = {"interfaces": ["antrea-gw0"], "repair": False}
+IN = ("antrea-gw0", "ipv4", "in", "echo-request")
+OUT = ("antrea-gw0", "ipv4", "out", "echo-reply")
+
+
+def rule_samples(agent, name):
+    parsed = families(agent.metrics.text())
+    return dict((sample.labels["direction"], sample.value) for sample in parsed[name].samples
+                if sample.name == name or sample.name == name + "_total")
+
+
+def test_each_cycle_reads_the_owned_rules_and_repair_puts_them_back_and_counts(tmp_path, capsys):
+    FakeWatch.ruleset, FakeWatch.failure, FakeWatch.made = {IN: True, OUT: True}, None, []
+    agent, peers, _clock = service(tmp_path, peers_file(rules=RULES), FakeMeasure(), watch_class=FakeWatch)
+    agent.run(cycles=1)
+    assert rule_samples(agent, "nlm_rule_present") == {"in": 1.0, "out": 1.0}
+    FakeWatch.ruleset[OUT] = False
+    agent.run(cycles=1)
+    assert rule_samples(agent, "nlm_rule_present") == {"in": 1.0, "out": 0.0}
+    peers.write_text(peers_file(rules=dict(RULES, repair=True)))
+    agent.request_reload()
+    agent.run(cycles=1)
+    assert FakeWatch.made[-1]["repair"] is True
+    assert rule_samples(agent, "nlm_rule_present") == {"in": 1.0, "out": 1.0}
+    assert rule_samples(agent, "nlm_rules_repaired") == {"out": 1.0}
+    assert "put back the owned rule antrea-gw0 ipv4 out echo-reply" in capsys.readouterr().err
+
+
+def test_a_ruleset_that_cannot_be_read_is_logged_once_and_probing_goes_on(tmp_path, capsys):
+    FakeWatch.ruleset, FakeWatch.failure = {IN: True}, "iptables-save: Permission denied"
+    measure = FakeMeasure()
+    agent, _peers, _clock = service(tmp_path, peers_file(rules=RULES), measure, watch_class=FakeWatch)
+    assert agent.run(cycles=3) == 3 and len(measure.calls) == 3
+    assert capsys.readouterr().err.count("cannot read the owned rules: iptables-save: Permission denied") == 1
+    FakeWatch.failure = None
+    agent.run(cycles=1)
+    assert rule_samples(agent, "nlm_rule_present") == {"in": 1.0}
+
+
+def test_without_rules_in_the_peers_file_no_rule_is_watched(tmp_path):
+    FakeWatch.made = []
+    agent, _peers, _clock = service(tmp_path, peers_file(), FakeMeasure(), watch_class=FakeWatch)
+    agent.run(cycles=1)
+    assert FakeWatch.made == [] and families(agent.metrics.text())["nlm_rule_present"].samples == []
+
+
+@pytest.mark.parametrize("rules, message", [
+    ("antrea-gw0", "rules must be an object"),
+    ({"interfaces": []}, "rules.interfaces must name at least one interface"),
+    ({"interfaces": "antrea-gw0"}, "rules.interfaces must be a list of names"),
+    ({"interfaces": ["antrea-gw0"], "repair": "yes"}, "rules.repair must be true or false"),
+    ({"interfaces": ["antrea-gw0"], "comment": 7}, "rules.comment must be a string"),
+])
+def test_a_malformed_rules_part_is_refused(rules, message):
+    with pytest.raises(NlmError, match=message):
+        _agent.parse_peers_file(peers_file(rules=rules))
+
+
+def test_the_rule_watch_reads_the_info_report_and_repairs_through_the_rules_logic(monkeypatch):
+    from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent_rules, _icmp_allow
+    ruleset = {"present": False}
+    calls = []
+
+    class Info:
+        def __init__(self, module):
+            calls.append(("info", module.params))
+
+        def run(self):
+            entry = {"interface": "antrea-gw0", "direction": "out", "message": "echo-reply",
+                     "present": ruleset["present"]}
+            return {"icmp_allow": {"ipv4": {"rules": [entry]}}}
+
+    class Allow:
+        def __init__(self, module):
+            calls.append(("allow", module.params))
+
+        def run(self):
+            ruleset["present"] = True
+
+    monkeypatch.setattr(_icmp_allow, "IcmpAllowInfo", Info)
+    monkeypatch.setattr(_icmp_allow, "IcmpAllow", Allow)
+    watch = _agent_rules.RuleWatch({"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"], "repair": True})
+    assert watch.check() == ({OUT: True}, [OUT])
+    assert [kind for kind, _params in calls] == ["info", "allow", "info"]
+    allow = calls[1][1]
+    # live only, and nothing the role did not ask for
+    assert allow["persist"] is False and allow["state"] == "present" and allow["interfaces"] == ["antrea-gw0"]
+    calls.clear()
+    assert watch.check() == ({OUT: True}, [])
+    assert [kind for kind, _params in calls] == ["info"]
