@@ -41,7 +41,10 @@ options:
     elements: str
     default: [ipv4, ipv6]
   settings:
-    description: C(interval), C(max_peers), C(count), C(probe_interval), C(timeout), C(payload_size).
+    description:
+      - C(interval), C(max_peers), C(count), C(probe_interval), C(timeout), C(payload_size), and C(rules),
+        the owned rules the agent watches (C(interfaces), C(roles), C(ip_versions), C(backend), C(chain_mode),
+        C(comment), C(repair)).
     type: dict
     default: {}
 """
@@ -74,7 +77,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._peer_addresses import IP_VERSIONS, peer_addresses
 
-SETTING_NAMES = ("interval", "max_peers", "count", "probe_interval", "timeout", "payload_size")
+SETTING_NAMES = ("interval", "max_peers", "count", "probe_interval", "timeout", "payload_size", "rules")
 
 
 def nlm_agent_peers(hostvars, source=None, hosts=None, target="auto", ip_versions=("ipv4", "ipv6"), settings=None):

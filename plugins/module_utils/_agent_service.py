@@ -167,10 +167,15 @@ def main(argv=None):
     from ansible_collections.nodelatency.monitor.plugins.module_utils._probe import measure
     try:
         metrics = Metrics()
-        listen = parse_listen(options.listen) if options.listen else None
     except NlmError as err:
         log(str(err))
         return 1
+    try:
+        listen = parse_listen(options.listen) if options.listen else None
+    except NlmError as err:
+        # as with a port in use: the probing, the textfile and the latest cycle go on
+        log("%s; the metrics are not served, probing goes on" % err)
+        listen = None
     service = Service(options.peers, metrics, measure, options.textfile or None, options.latest or None)
     if listen:
         from prometheus_client import start_http_server
