@@ -1,0 +1,185 @@
+"""The nlm agent as users run it: the role with nlm_monitor on booted machines over SSH.
+
+Two machines whose boot firewall (iptables-nft, netfilter-persistent) drops echo, linked
+with a 20 ms delay. The role opens echo and starts the agent on both; each machine's
+metrics are scraped through the machine (over SSH, from its loopback) and parsed with
+the Prometheus client's parser. Echo dropped by hand shows as loss within two
+intervals; an owned rule deleted by hand takes its gauge to 0, and with repair on the
+agent puts it back (a real ping proves it); a reboot brings the service back; the
+monitor off leaves no unit, user, file or listening socket, and the rest of the
+firewall as it was. The tests run in order on one lab.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import nlmmachines
+
+pytestmark = pytest.mark.lab
+
+INTERVAL = 1
+PORT = 9469
+SCRAPE = ("import urllib.request; "
+          "print(urllib.request.urlopen('http://127.0.0.1:%d/metrics', timeout=5).read().decode())" % PORT)
+PLAY = """\
+- name: The nlm role with the agent
+  hosts: all
+  gather_facts: false
+  become: true
+  roles:
+    - role: nodelatency.monitor.nlm
+      vars:
+        nlm_monitor: {monitor}
+        nlm_monitor_interval: {interval}
+        nlm_monitor_repair: {repair}
+        nlm_probe: false
+        nlm_report_table: false
+"""
+OWNED_OUT_REQUEST = "NLM-OUTPUT -o antrea-gw0 -p icmp -m icmp --icmp-type 8 -m comment --comment nodelatency.monitor -j ACCEPT"
+
+
+@pytest.fixture(scope="module")
+def lab(module_lab_factory):
+    return module_lab_factory(nodes=2, firewall="iptables-nft", kind="machines", delay="n1-n2=20ms")
+
+
+@pytest.fixture(scope="module")
+def converge(lab, run_ansible, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("agent-play")
+
+    def run(monitor=True, repair=False):
+        playbook = directory / ("play-%s-%s.yml" % (monitor, repair))
+        playbook.write_text(PLAY.format(monitor=str(monitor).lower(), repair=str(repair).lower(), interval=INTERVAL))
+        result = run_ansible([str(playbook)], lab.inventory_path, program="ansible-playbook", timeout=600)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        return result
+    return run
+
+
+def ssh(lab, node, command, check=True):
+    return nlmmachines.Machines(lab).ssh(node, command, check=check)
+
+
+def scrape(lab, node):
+    text = ssh(lab, node, "python3 -c %s" % shlex.quote(SCRAPE)).stdout
+    return dict((family.name, family) for family in text_string_to_metric_families(text))
+
+
+def value(parsed, metric, sample_name, **labels):
+    found = [sample.value for sample in parsed[metric].samples
+             if sample.name == sample_name and all(sample.labels.get(k) == v for k, v in labels.items())]
+    assert len(found) == 1, (sample_name, labels, parsed[metric].samples)
+    return found[0]
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(0.3)
+    pytest.fail("not within %g s: %s (last: %r)" % (timeout, what, last))
+
+
+def changed_counts(result):
+    return [int(line.split("changed=")[1].split()[0]) for line in result.stdout.splitlines() if "changed=" in line]
+
+
+def test_the_role_starts_the_agent_on_every_machine_and_a_second_run_changes_nothing(lab, converge):
+    converge()
+    for node in lab.nodes:
+        assert ssh(lab, node, "systemctl is-active nlm-agent; systemctl is-enabled nlm-agent; "
+                              "ps -o user:20= -C python3,python | sort -u").stdout.split() == \
+            ["active", "enabled", "nlm-agent"]
+    assert changed_counts(converge()) == [0, 0]
+
+
+def test_the_metrics_scraped_through_each_machine_show_the_20_ms_link(lab):
+    for node, peer in (lab.nodes, reversed(lab.nodes)):
+        parsed = wait_for(lambda: (lambda p: p if p["nlm_last_rtt_seconds"].samples else None)(scrape(lab, node)),
+                          10 * INTERVAL + 10, "a cycle on %s" % node.name)
+        for family in ("ipv4", "ipv6"):
+            labels = dict(source=node.name, peer=peer.name, family=family)
+            assert 0.018 <= value(parsed, "nlm_last_rtt_seconds", "nlm_last_rtt_seconds", **labels) <= 0.05
+            assert value(parsed, "nlm_rtt_seconds", "nlm_rtt_seconds_bucket", le="0.0128", **labels) == 0
+            assert value(parsed, "nlm_rtt_seconds", "nlm_rtt_seconds_bucket", le="0.0256", **labels) >= 1
+            assert value(parsed, "nlm_probes_received", "nlm_probes_received_total", **labels) >= 1
+        assert value(parsed, "nlm_rule_present", "nlm_rule_present", interface="antrea-gw0", family="ipv4",
+                     direction="in", message="echo-request") == 1
+        assert parsed["nlm_last_cycle_timestamp_seconds"].samples[0].value > time.time() - 30
+
+
+def test_echo_dropped_by_a_peer_shows_as_loss_within_two_intervals(lab):
+    n1, n2 = lab.nodes
+    labels = dict(source=n1.name, peer=n2.name, family="ipv4")
+    drop = "sudo iptables -%s INPUT -p icmp --icmp-type echo-request -j DROP"
+    ssh(lab, n2, drop % "I")
+    try:
+        # a cycle under way may still get its replies: count from the one after it
+        time.sleep(INTERVAL + 1.5)
+        before = scrape(lab, n1)
+        sent = value(before, "nlm_probes_sent", "nlm_probes_sent_total", **labels)
+        received = value(before, "nlm_probes_received", "nlm_probes_received_total", **labels)
+        time.sleep(2 * INTERVAL + 1.5)
+        after = scrape(lab, n1)
+        assert value(after, "nlm_probes_sent", "nlm_probes_sent_total", **labels) > sent
+        assert value(after, "nlm_probes_received", "nlm_probes_received_total", **labels) == received
+        assert not lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
+    finally:
+        ssh(lab, n2, drop % "D")
+
+
+def test_a_deleted_owned_rule_drops_its_gauge_and_repair_puts_it_back(lab, converge):
+    n1, n2 = lab.nodes
+    labels = dict(interface="antrea-gw0", family="ipv4", direction="out", message="echo-request")
+
+    def present():
+        return value(scrape(lab, n1), "nlm_rule_present", "nlm_rule_present", **labels)
+
+    ssh(lab, n1, "sudo iptables -D " + OWNED_OUT_REQUEST)
+    wait_for(lambda: present() == 0, 2 * INTERVAL + 5, "the gauge at 0")
+    assert not lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
+
+    converge(repair=True)
+    before = ssh(lab, n1, "sudo iptables-save | grep -v '^[#:]'").stdout
+    ssh(lab, n1, "sudo iptables -D " + OWNED_OUT_REQUEST)
+    # the gauge still says 1 from the cycle before the deletion: the counter tells the repair
+    parsed = wait_for(lambda: (lambda p: p if p["nlm_rules_repaired"].samples else None)(scrape(lab, n1)),
+                      2 * INTERVAL + 5, "the rule put back")
+    assert value(parsed, "nlm_rules_repaired", "nlm_rules_repaired_total", **labels) == 1
+    assert value(parsed, "nlm_rule_present", "nlm_rule_present", **labels) == 1
+    assert lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
+    # put back where it was: the ruleset is the one the role left
+    assert ssh(lab, n1, "sudo iptables-save | grep -v '^[#:]'").stdout == before
+    assert "put back the owned rule antrea-gw0 ipv4 out echo-request" in \
+        ssh(lab, n1, "sudo journalctl -u nlm-agent --no-pager").stdout
+
+
+def test_after_a_reboot_the_agent_serves_again(lab):
+    n1, n2 = lab.nodes
+    nlmmachines.Machines(lab).reboot(n2)
+    parsed = wait_for(lambda: (lambda p: p if p["nlm_last_rtt_seconds"].samples else None)(scrape(lab, n2)),
+                      10 * INTERVAL + 15, "a cycle after the reboot")
+    assert 0.018 <= value(parsed, "nlm_last_rtt_seconds", "nlm_last_rtt_seconds", source=n2.name, peer=n1.name,
+                          family="ipv4") <= 0.05
+
+
+def test_the_monitor_off_leaves_nothing_and_the_rest_of_the_firewall_as_it_was(lab, converge):
+    before = dict((node.name, ssh(lab, node, "sudo iptables-save | grep -v '^[#:]'").stdout) for node in lab.nodes)
+    converge(monitor=False)
+    for node in lab.nodes:
+        leftovers = ssh(lab, node, "systemctl list-unit-files 'nlm-agent*' --no-legend; getent passwd nlm-agent; "
+                                   "getent group nlm-agent; ls -d /etc/nodelatency-monitor /var/lib/nodelatency-monitor "
+                                   "/opt/nodelatency-monitor/agent /etc/systemd/system/nlm-agent.service 2>/dev/null; "
+                                   "ss -Hltn 'sport = :%d'" % PORT, check=False).stdout
+        assert leftovers.strip() == "", leftovers
+        assert ssh(lab, node, "sudo iptables-save | grep -v '^[#:]'").stdout == before[node.name]
+    n1, n2 = lab.nodes
+    assert lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
