@@ -53,8 +53,10 @@ class Service:
     """One agent: its settings, its metrics, and the loop."""
 
     def __init__(self, peers_path, metrics, measure, textfile=None, latest=None, clock=time.time,
-                 sleep=None, rng=random, watch_class=RuleWatch):
+                 sleep=None, rng=random, watch_class=RuleWatch, document=None):
         self.peers_path = peers_path
+        # what the latest file holds, made of the cycle's nlm_latency fact
+        self.document = document or (lambda latency: {"nlm_latency": latency})
         self.watch_class = watch_class
         self._last_rules_problem = None
         self.metrics = metrics
@@ -102,7 +104,7 @@ class Service:
         if self.textfile:
             write_atomically(self.textfile, self.metrics.text())
         if self.latest:
-            write_atomically(self.latest, json.dumps({"nlm_latency": latency}, sort_keys=True) + "\n")
+            write_atomically(self.latest, json.dumps(self.document(latency), sort_keys=True) + "\n")
         return latency
 
     def watch_rules(self, rules):
@@ -156,12 +158,14 @@ def parse_listen(text):
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def main(argv=None):
+def main(argv=None, document=None):
+    """The agent's command line; ``document`` makes the latest file's content of a cycle's
+    nlm_latency fact (the entry point gives the NodeLatencyStats document)."""
     parser = argparse.ArgumentParser(prog="nlm-agent", description="nodelatency.monitor's continuous monitor")
     parser.add_argument("--peers", required=True, help="the peers file the nlm role renders")
     parser.add_argument("--listen", default="", help="ADDRESS:PORT to serve the metrics on (none if empty)")
     parser.add_argument("--textfile", default="", help="a node_exporter textfile to write after each cycle")
-    parser.add_argument("--latest", default="", help="a JSON file with the latest cycle's result")
+    parser.add_argument("--latest", default="", help="a JSON file with the latest cycle's NodeLatencyStats")
     options = parser.parse_args(argv)
     from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_metrics import Metrics
     from ansible_collections.nodelatency.monitor.plugins.module_utils._probe import measure
@@ -176,7 +180,8 @@ def main(argv=None):
         # as with a port in use: the probing, the textfile and the latest cycle go on
         log("%s; the metrics are not served, probing goes on" % err)
         listen = None
-    service = Service(options.peers, metrics, measure, options.textfile or None, options.latest or None)
+    service = Service(options.peers, metrics, measure, options.textfile or None, options.latest or None,
+                      document=document)
     if listen:
         from prometheus_client import start_http_server
         try:

@@ -77,7 +77,26 @@ def _host_fact(variables):
 
 
 def _facts_from(data, hosts):
-    """(where, fact) pairs from a single fact, a list of facts or a hostvars mapping."""
+    """(where, fact) pairs from a single fact, a list of facts, a hostvars mapping, or
+    NodeLatencyStats documents in any of those places."""
+    # imported here: _report_stats builds on this module
+    from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import (
+        is_node_latency_stats, latency_facts)
+    found = []
+    for where, fact in _raw_facts_from(data, hosts):
+        if is_node_latency_stats(fact):
+            try:
+                found.extend((where, converted) for converted in latency_facts(fact))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ReportError("%s: not a NodeLatencyStats document (%s: %s)" % (where, type(exc).__name__, exc))
+        else:
+            found.append((where, fact))
+    return found
+
+
+def _raw_facts_from(data, hosts):
+    if isinstance(data, Mapping) and "kind" in data and data["kind"] in ("NodeLatencyStats", "NodeLatencyStatsList"):
+        return [("NodeLatencyStats", data)]
     if isinstance(data, Mapping):
         if "source" in data and "peers" in data:
             return [("nlm_latency", data)]
@@ -91,7 +110,7 @@ def _facts_from(data, hosts):
     if isinstance(data, (list, tuple)):
         return [("item %d" % index, fact) for index, fact in enumerate(data)]
     raise ReportError(
-        "expected hostvars, a list of nlm_latency facts, one nlm_latency fact or a matrix, got %s"
+        "expected hostvars, a list of nlm_latency facts, one nlm_latency fact, NodeLatencyStats or a matrix, got %s"
         % type(data).__name__)
 
 

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import natural_key
+from collections.abc import Mapping
+
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import build_matrix, natural_key, parse_time
 
 API_VERSION = "stats.antrea.io/v1alpha1"
 _NS_PER_MS = 1_000_000
@@ -66,3 +68,70 @@ def node_latency_stats(matrix):
             },
         })
     return {"apiVersion": API_VERSION, "kind": "NodeLatencyStatsList", "metadata": {}, "items": items}
+
+
+def _milliseconds(nanoseconds):
+    return None if nanoseconds is None else nanoseconds / _NS_PER_MS
+
+
+def _family_of(address):
+    return "ipv6" if ":" in str(address) else "ipv4"
+
+
+def _answered(target):
+    """Antrea's own stats: whether the last request got its reply (the reply came after it)."""
+    if target.get("lastMeasuredRTTNanoseconds") is None or not target.get("lastRecvTime"):
+        return False
+    if not target.get("lastSendTime"):
+        return True
+    return parse_time(target["lastRecvTime"]) >= parse_time(target["lastSendTime"])
+
+
+def _target_of(stats):
+    if "sent" in stats:
+        # this collection's document: every figure is there
+        target = {"address": stats["targetIP"], "family": stats["family"] if "family" in stats else _family_of(stats["targetIP"]),
+                  "sent": stats["sent"], "received": stats["received"], "loss": stats.get("lossRatio"),
+                  "rtts_ms": [_milliseconds(rtt) for rtt in stats.get("rttsNanoseconds") or []],
+                  "duplicates": stats.get("duplicates"), "late": stats.get("late"), "error": stats.get("error")}
+        for key, field in (("min_rtt_ms", "minRTTNanoseconds"), ("avg_rtt_ms", "avgRTTNanoseconds"),
+                           ("max_rtt_ms", "maxRTTNanoseconds"), ("median_rtt_ms", "medianRTTNanoseconds"),
+                           ("stddev_rtt_ms", "stddevRTTNanoseconds"), ("jitter_ms", "jitterNanoseconds")):
+            target[key] = _milliseconds(stats.get(field))
+    else:
+        # Antrea's: the last request and its reply, if it came
+        answered = _answered(stats)
+        rtt = _milliseconds(stats.get("lastMeasuredRTTNanoseconds")) if answered else None
+        target = {"address": stats["targetIP"], "family": _family_of(stats["targetIP"]), "sent": 1,
+                  "received": 1 if answered else 0, "loss": 0.0 if answered else 1.0,
+                  "rtts_ms": [rtt] if answered else [], "min_rtt_ms": rtt, "avg_rtt_ms": rtt, "max_rtt_ms": rtt}
+    target["last_send_time"] = stats.get("lastSendTime")
+    target["last_recv_time"] = stats.get("lastRecvTime")
+    return target
+
+
+def is_node_latency_stats(data):
+    return isinstance(data, Mapping) and "kind" in data and data["kind"] in ("NodeLatencyStats", "NodeLatencyStatsList")
+
+
+def latency_facts(document):
+    """The nlm_latency facts a NodeLatencyStats document (or a list of them) stands for:
+    this collection's give back every figure; Antrea's own, which hold only the last
+    request and reply per address, count as one echo sent and answered or not."""
+    if document["kind"] == "NodeLatencyStatsList":
+        return [fact for item in document.get("items") or [] for fact in latency_facts(item)]
+    probe = document.get("probe") or {}
+    return [{
+        "source": document["metadata"]["name"],
+        "started": probe.get("started") or document["metadata"].get("creationTimestamp"),
+        "duration_seconds": probe.get("durationSeconds"),
+        "settings": probe.get("settings") or {},
+        "peers": [{"name": peer["nodeName"], "targets": [_target_of(stats) for stats in peer.get("targetIPLatencyStats") or []]}
+                  for peer in document.get("peerNodeLatencyStats") or []],
+    }]
+
+
+def node_latency_document(fact):
+    """The NodeLatencyStats document of one node's nlm_latency fact (what the nlm agent
+    writes after each cycle)."""
+    return node_latency_stats(build_matrix(fact))["items"][0]

@@ -124,7 +124,11 @@ def machine_state(host):
         output = host.check_output(
             "python3 -c 'import pyroute2' 2>/dev/null && echo system-pyroute2=yes || echo system-pyroute2=no; "
             "/opt/nodelatency-monitor/venv/bin/python -m pip list --format=freeze 2>&1 | sed 's/^/venv: /'; "
-            f"echo enabled=$(systemctl is-enabled {service}); echo active=$(systemctl is-active {service})")
+            f"echo enabled=$(systemctl is-enabled {service}); echo active=$(systemctl is-active {service}); "
+            "echo agent=$(systemctl is-active nlm-agent); "
+            "getent passwd nlm-agent >/dev/null && echo agent-user=yes || echo agent-user=no; "
+            "ls -d /etc/systemd/system/nlm-agent.service /opt/nodelatency-monitor/agent /etc/nodelatency-monitor "
+            "/var/lib/nodelatency-monitor 2>/dev/null | sed 's/^/agent-file: /'")
         _MACHINE[name] = output.splitlines()
     return _MACHINE[name]
 
@@ -143,3 +147,15 @@ def test_a_machine_runs_the_modules_from_the_collections_virtual_environment(hos
 def test_a_machine_loads_its_rules_with_its_own_boot_service(host):
     lines = machine_state(host)
     assert "enabled=enabled" in lines and "active=active" in lines, lines
+
+
+@pytest.mark.skipif(os.environ.get("NLM_EXPECT_AGENT") != "yes", reason="the scenario does not run the agent")
+def test_the_agent_runs_exactly_while_monitoring_is_on(host):
+    """nlm_monitor: on after converge and after a reboot (enabled at boot); the toggle
+    off leaves no service, user or file of it."""
+    lines = machine_state(host)
+    if ENABLED:
+        assert "agent=active" in lines and "agent-user=yes" in lines, lines
+    else:
+        assert "agent=active" not in lines and "agent-user=no" in lines, lines
+        assert [line for line in lines if line.startswith("agent-file: ")] == [], lines

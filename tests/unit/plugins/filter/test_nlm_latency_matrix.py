@@ -126,7 +126,7 @@ def test_leaving_out_optional_figures_reads_as_null():
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ("text", "nlm_latency_matrix: expected hostvars, a list of nlm_latency facts, one nlm_latency fact or a matrix, got str"),
+    ("text", "nlm_latency_matrix: expected hostvars, a list of nlm_latency facts, one nlm_latency fact, NodeLatencyStats or a matrix, got str"),
     ([{"peers": []}], "nlm_latency_matrix: item 0: missing source"),
     ({"h": {"nlm_latency": {"source": "h", "peers": [{"name": "p"}]}}},
      "nlm_latency_matrix: nlm_latency of host h: peers[0]: missing targets"),

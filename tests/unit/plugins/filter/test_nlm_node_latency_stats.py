@@ -79,3 +79,52 @@ def test_addresses_of_one_peer_are_one_entry(real_fact):
 
     assert [peer["nodeName"] for peer in peers] == ["bogus", "n2", "n3"]
     assert [target["targetIP"] for target in peers[1]["targetIPLatencyStats"]] == ["198.18.0.2", "2001:db8::2"]
+
+
+def comparable(matrix):
+    """A matrix's pairs with times rounded to what nanoseconds keep."""
+    def rounded(value):
+        return round(value, 6) if isinstance(value, float) else value
+    return [dict((key, [rounded(rtt) for rtt in value] if isinstance(value, list) else rounded(value))
+                 for key, value in pair.items()) for pair in matrix["pairs"]]
+
+
+def test_the_reports_read_their_own_documents_back_whole(dual_stack_facts, real_fact):
+    from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_matrix import nlm_latency_matrix
+    for facts, hosts in ((dual_stack_facts, ["n1", "n2", "n3", "n4"]), ([real_fact], None)):
+        stats = json.loads(json.dumps(nlm_node_latency_stats(facts, hosts=hosts)))
+        direct, read_back = nlm_latency_matrix(facts, hosts=hosts), nlm_latency_matrix(stats, hosts=hosts)
+        assert comparable(read_back) == comparable(direct)
+        assert read_back["nodes"] == direct["nodes"] and read_back["probes"].keys() == direct["probes"].keys()
+        # one document alone, as the agent writes it on its node
+        one = stats["items"][0]
+        assert nlm_latency_matrix(one)["probes"].keys() == {one["metadata"]["name"]}
+
+
+ANTREA_STATS = {
+    "apiVersion": "stats.antrea.io/v1alpha1", "kind": "NodeLatencyStats",
+    "metadata": {"name": "kind-worker", "creationTimestamp": "2026-12-01T10:00:00Z"},
+    "peerNodeLatencyStats": [
+        {"nodeName": "kind-worker2", "targetIPLatencyStats": [
+            {"targetIP": "10.10.1.1", "lastSendTime": "2026-12-01T10:00:50Z", "lastRecvTime": "2026-12-01T10:00:50Z",
+             "lastMeasuredRTTNanoseconds": 300000},
+            {"targetIP": "fd00:10:244:1::1", "lastSendTime": "2026-12-01T10:00:50Z",
+             "lastRecvTime": "2026-12-01T09:59:50Z", "lastMeasuredRTTNanoseconds": 250000}]}],
+}
+
+
+def test_antreas_own_stats_count_the_last_request_answered_or_not():
+    from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_matrix import nlm_latency_matrix
+    matrix = nlm_latency_matrix(ANTREA_STATS)
+    pairs = dict((pair["family"], pair) for pair in matrix["pairs"])
+    assert (pairs["ipv4"]["status"], pairs["ipv4"]["last_rtt_ms"], pairs["ipv4"]["sent"]) == ("ok", 0.3, 1)
+    # the last reply came before the last request: that request is still unanswered
+    assert (pairs["ipv6"]["status"], pairs["ipv6"]["received"], pairs["ipv6"]["loss"]) == ("down", 0, 1.0)
+
+
+def test_a_broken_document_says_where():
+    import pytest
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_matrix import nlm_latency_matrix
+    with pytest.raises(AnsibleFilterError, match="not a NodeLatencyStats document"):
+        nlm_latency_matrix({"kind": "NodeLatencyStats", "metadata": {}})

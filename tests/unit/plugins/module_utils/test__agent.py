@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document
 
 NAMES = ["n%d" % index for index in range(1, 241)]
 
@@ -119,7 +120,8 @@ def cycle(source, peers):
     """A measure() result: {peer: [(family, sent, rtts_ms, error)]}."""
     return {"source": source, "peers": [
         {"name": name, "targets": [{"address": "198.19.0.%d" % index, "family": family, "sent": sent,
-                                    "received": len(rtts), "rtts_ms": rtts, "error": error}
+                                    "received": len(rtts), "loss": 1 - len(rtts) / sent if sent else 1.0,
+                                    "rtts_ms": rtts, "error": error}
                                    for index, (family, sent, rtts, error) in enumerate(targets)]}
         for name, targets in peers.items()]}
 
@@ -200,7 +202,8 @@ def service(tmp_path, text, measure, **kwargs):
 def test_the_service_cycles_on_its_interval_and_writes_its_files_whole(tmp_path):
     measure = FakeMeasure()
     agent, _peers, _clock = service(tmp_path, peers_file(interval=10), measure,
-                                    textfile=str(tmp_path / "nlm.prom"), latest=str(tmp_path / "latest.json"))
+                                    textfile=str(tmp_path / "nlm.prom"), latest=str(tmp_path / "latest.json"),
+                                    document=node_latency_document)
     assert agent.run(cycles=3) == 3
     assert measure.calls == [["n2", "n3"]] * 3
     # one interval apart, give or take the jitter, and on the node's offset
@@ -210,7 +213,9 @@ def test_the_service_cycles_on_its_interval_and_writes_its_files_whole(tmp_path)
     assert all(abs((start - offset + 5) % 10 - 5) <= _agent.JITTER_SHARE * 10 + 1e-9
                for start in measure.times)
     assert "nlm_probes_sent" in families((tmp_path / "nlm.prom").read_text())
-    assert json.loads((tmp_path / "latest.json").read_text())["nlm_latency"]["source"] == "n1"
+    latest = json.loads((tmp_path / "latest.json").read_text())
+    assert (latest["kind"], latest["metadata"]["name"]) == ("NodeLatencyStats", "n1")
+    assert [peer["nodeName"] for peer in latest["peerNodeLatencyStats"]] == ["n2", "n3"]
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".nlm-agent-")] == []
 
 
