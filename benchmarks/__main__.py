@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import harness, machines, mesh, probe, rules
+from benchmarks import agent, harness, machines, mesh, probe, rules
 
 BENCHMARKS = {
     "rules": rules.rows,
@@ -25,6 +25,7 @@ BENCHMARKS = {
     "scale": probe.scale_rows,
     "mesh": mesh.rows,
     "machines": machines.rows,
+    "agent": agent.rows,
 }
 DEFAULT_REPEATS = 5
 SMOKE_REPEATS = 1

@@ -17,10 +17,10 @@ from nlmlab import REPO
 
 pytestmark = pytest.mark.lab
 
-SUITES = {"rules", "accuracy", "scale", "mesh", "machines"}
+SUITES = {"rules", "accuracy", "scale", "mesh", "machines", "agent"}
 # The labs the benchmarks name themselves (benchmarks/rules.py: br, bs; benchmarks/mesh.py: bm;
-# benchmarks/machines.py: bk, bn).
-BENCH_NAMESPACE = re.compile(r"^b[rsmkn][0-9a-f]{6}-")
+# benchmarks/machines.py: bk, bn), and the prober/responder pairs (benchmarks/probe_scale.py, agent.py).
+BENCH_NAMESPACE = re.compile(r"^(b[rsmkn][0-9a-f]{6}-|nlmbench-)")
 
 
 def bench_namespaces() -> set[str]:
