@@ -59,6 +59,7 @@ class Service:
         self.document = document or (lambda latency: {"nlm_latency": latency})
         self.watch_class = watch_class
         self._last_rules_problem = None
+        self._last_cycle_problem = None
         self.metrics = metrics
         self.measure = measure
         self.textfile = textfile
@@ -144,8 +145,16 @@ class Service:
             try:
                 self.cycle()
             except Exception as err:  # pylint: disable=broad-except
-                # a cycle that failed is one line in the journal, the next one runs as planned
-                log("cycle failed: %s: %s" % (type(err).__name__, err))
+                # a failed cycle is one line in the journal, and the same failure again
+                # (a capability missing, every cycle) is not repeated; the next cycle runs as planned
+                problem = "cycle failed: %s: %s" % (type(err).__name__, err)
+                if problem != self._last_cycle_problem:
+                    log(problem)
+                self._last_cycle_problem = problem
+            else:
+                if self._last_cycle_problem:
+                    log("cycles succeed again")
+                self._last_cycle_problem = None
             done += 1
         return done
 
