@@ -98,10 +98,11 @@ class Service:
         started = self.clock()
         latency = self.measure(settings["source"], _agent.chosen_targets(settings), settings["count"],
                                settings["probe_interval"], settings["timeout"], settings["payload_size"])
-        ended = self.clock()
-        self.metrics.apply(_agent.Series(latency), ended=ended, duration=ended - started)
+        # the rules first: the cycle's time stamp, set last, says the whole cycle is in
         if settings.get("rules"):
             self.watch_rules(settings["rules"])
+        ended = self.clock()
+        self.metrics.apply(_agent.Series(latency), ended=ended, duration=ended - started)
         if self.textfile:
             write_atomically(self.textfile, self.metrics.text())
         if self.latest:

@@ -432,11 +432,29 @@ def _plan_chain(tx, family, table, builtin, request):
         for rule in missing:
             if owned_chain not in tx.table[table].chains:
                 tx.create_chain(table, owned_chain)
-            tx.append(table, owned_chain, render_rule(rule, request.comment))
+            _put_in_order(tx, family, table, owned_chain, rule, wanted, render_rule(rule, request.comment))
     elif missing:
         _place(tx, family, table, builtin, [render_rule(rule, request.comment) for rule in missing],
                [request.packets[rule] for rule in missing], request)
     _plan_jump(tx, family, table, builtin, request)
+
+
+def _put_in_order(tx, family, table, owned_chain, rule, wanted, spec):
+    """Add ``spec`` to the owned chain in the order the rules are asked for, so that a rule
+    deleted by hand goes back where it was: just after the rule before it in that order,
+    else just before the rule after it, else at the end."""
+    rules = tx.table[table].rules(owned_chain)
+    position = wanted.index(rule)
+    present = [(index, allow_rule_of(owned_chain, existing, family)) for index, existing in enumerate(rules)]
+    earlier = [index for index, found in present if found in wanted[:position]]
+    if earlier and earlier[-1] + 1 < len(rules):
+        tx.insert(table, owned_chain, spec, before=rules[earlier[-1] + 1])
+        return
+    later = [index for index, found in present if found in wanted[position + 1:]]
+    if later and not earlier:
+        tx.insert(table, owned_chain, spec, before=rules[later[0]])
+        return
+    tx.append(table, owned_chain, spec)
 
 
 def _chain_rules(tx, family, table, owned_chain):

@@ -128,7 +128,8 @@ def machine_state(host):
             "echo agent=$(systemctl is-active nlm-agent); "
             "getent passwd nlm-agent >/dev/null && echo agent-user=yes || echo agent-user=no; "
             "ls -d /etc/systemd/system/nlm-agent.service /opt/nodelatency-monitor/agent /etc/nodelatency-monitor "
-            "/var/lib/nodelatency-monitor 2>/dev/null | sed 's/^/agent-file: /'")
+            "/var/lib/nodelatency-monitor 2>/dev/null | sed 's/^/agent-file: /'; "
+            "ss -Hltn 'sport = :9469' | sed 's/^/agent-socket: /'")
         _MACHINE[name] = output.splitlines()
     return _MACHINE[name]
 
@@ -156,6 +157,7 @@ def test_the_agent_runs_exactly_while_monitoring_is_on(host):
     lines = machine_state(host)
     if ENABLED:
         assert "agent=active" in lines and "agent-user=yes" in lines, lines
+        assert any(line.startswith("agent-socket: ") for line in lines), lines
     else:
         assert "agent=active" not in lines and "agent-user=no" in lines, lines
-        assert [line for line in lines if line.startswith("agent-file: ")] == [], lines
+        assert [line for line in lines if line.startswith(("agent-file: ", "agent-socket: "))] == [], lines

@@ -443,6 +443,19 @@ def test_an_interface_named_twice_is_idempotent(chain_mode):
     assert planned(tx.table, "ipv4", ["gw0", "gw0"], chain_mode=chain_mode).restore_input() is None
 
 
+@pytest.mark.parametrize("lost", range(4))
+def test_a_rule_deleted_by_hand_goes_back_where_it_was_in_its_chain(lost):
+    whole = planned(parse_save(HARDENED), "ipv4", ["gw0", "eth1"]).table
+    chain = "NLM-INPUT" if lost < 2 else "NLM-OUTPUT"
+    kept = planned(parse_save(HARDENED), "ipv4", ["gw0", "eth1"]).table
+    gone = [spec for spec in kept["filter"].rules(chain)
+            if allow_rule_of(chain, spec, "ipv4") == expected_rules("ipv4", ["gw0"], BOTH)[lost]]
+    kept["filter"].chains[chain].rules.remove(gone[0])
+    tx = planned(kept, "ipv4", ["gw0"])
+    assert len(tx.added) == 1 and tx.removed == []
+    assert tx.table["filter"].rules(chain) == whole["filter"].rules(chain)
+
+
 def test_responder_only_removes_the_prober_rules_of_the_interface():
     both = planned(parse_save(HARDENED), "ipv4", ["gw0"]).table
     tx = planned(both, "ipv4", ["gw0"], roles=("responder",))
