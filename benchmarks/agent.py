@@ -69,12 +69,15 @@ print(json.dumps(marks))
 """
 
 
-def _peers_file(directory: Path, addresses, interval, count, timeout) -> Path:
+def _peers_file(directory: Path, addresses, interval, count, timeout, rules=None) -> Path:
     path = directory / "peers.json"
-    path.write_text(json.dumps({
+    content = {
         "source": "bench", "interval": interval, "count": count, "probe_interval": PROBE_INTERVAL,
         "timeout": timeout,
-        "peers": [{"name": "peer%d" % index, "address": [address]} for index, address in enumerate(addresses)]}))
+        "peers": [{"name": "peer%d" % index, "address": [address]} for index, address in enumerate(addresses)]}
+    if rules:
+        content["rules"] = rules
+    path.write_text(json.dumps(content))
     return path
 
 
@@ -90,9 +93,9 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS for %d" % pid)
 
 
-def _agent_figures(prober: str, addresses, cycles: int, directory: Path) -> dict:
+def _agent_figures(prober: str, addresses, cycles: int, directory: Path, rules=None) -> dict:
     """CPU seconds per cycle of the running agent, over ``cycles`` cycles after its first, and its RSS."""
-    peers = _peers_file(directory, addresses, 1, COUNT, TIMEOUT)
+    peers = _peers_file(directory, addresses, 1, COUNT, TIMEOUT, rules)
     latest = directory / "latest.json"
     env = dict(os.environ, PYTHONPATH=str(REPO / ".collections"))
     log = open(directory / "agent.log", "w+", encoding="utf-8")
@@ -167,16 +170,22 @@ def rows(repeats: int, smoke: bool) -> list[harness.Row]:
         directory = Path(temporary)
         agent = _agent_figures(pair.prober, addresses, cycles, directory)
         fping = _fping_cpu(pair.prober, addresses, min(cycles, 20))
+        # as the role runs it: also reading the ruleset each cycle (the prober's is empty)
+        watching = _agent_figures(pair.prober, addresses, min(cycles, 20), directory,
+                                  rules={"interfaces": ["antrea-gw0"]})
         marks = _growth(pair.prober, addresses[:GROWTH_TARGETS], growth_cycles, directory)
     first, last = marks[0], marks[-1]
     fd_growth = last["fds"] - first["fds"]
     rss_growth = last["rss_kb"] - first["rss_kb"]
-    details = {"peers": size, "cycles": cycles, "agent": agent, "fping_cpu_per_run": fping, "growth": marks}
+    details = {"peers": size, "cycles": cycles, "agent": agent, "watching": watching, "fping_cpu_per_run": fping,
+               "growth": marks}
     cpu_ratio = agent["cpu_per_cycle"] / fping if fping else None
     return [
         harness.Row("agent: CPU per cycle, %d peers x %d echoes" % (size, COUNT), agent["cpu_per_cycle"], fping, "s",
                     "fping -C %d" % COUNT, "<= %.1fx" % CPU_GOAL, cpu_ratio is not None and cpu_ratio <= CPU_GOAL,
                     details),
+        harness.Row("agent: CPU per cycle, the same and the rule watch", watching["cpu_per_cycle"], fping, "s",
+                    "fping -C %d" % COUNT, "information", None, details),
         harness.Row("agent: resident memory after %d cycles" % cycles, agent["rss_mb"], RSS_GOAL_MB, "MB",
                     "goal", "<= %d MB" % RSS_GOAL_MB, agent["rss_mb"] <= RSS_GOAL_MB, details),
         harness.Row("agent: open files, cycle %d to %d" % (first["cycle"], last["cycle"]), float(fd_growth), 0.0,
