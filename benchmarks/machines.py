@@ -34,8 +34,8 @@ def _site(inventory, size: int) -> float:
 
 
 def _measure(kind: str, size: int, repeats: int, role: bool) -> dict:
-    harness.progress("%s: %d nodes up, %s, down" % (kind, size, "the role's on-run %d + 1 times" % repeats if role
-                                                     else "no role run"))
+    runs = "the role's on-run %d + 1 times" % repeats if role else "no role run"
+    harness.progress("%s: %d nodes up, %s, down" % (kind, size, runs))
     started = time.monotonic()
     with harness.lab("bk" if kind == "machines" else "bn", nodes=size, kind=kind) as lab:
         figures = {"up": lab.up_seconds}

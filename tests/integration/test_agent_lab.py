@@ -102,7 +102,7 @@ def test_a_bad_reload_keeps_the_peers_a_taken_port_keeps_the_probing_and_sigterm
                                      "peers": [{"name": "n2", "address": [n2.gateway_ipv4]}]}))
         latest = tmp_path / "latest.json"
         second, second_log = start(lab, n1, tmp_path, "second", peers, "--listen", LISTEN, "--latest", str(latest))
-        wait_for(lambda: latest.exists(), 10, "the second agent's first cycle")
+        wait_for(latest.exists, 10, "the second agent's first cycle")
         assert "cannot serve the metrics on %s" % LISTEN in (tmp_path / "second.log").read_text()
         document = json.loads(latest.read_text())
         assert document["kind"] == "NodeLatencyStats" and document["metadata"]["name"] == "n1"

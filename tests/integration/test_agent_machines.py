@@ -81,6 +81,12 @@ def value(parsed, metric, sample_name, **labels):
     return found[0]
 
 
+def scrape_with(lab, node, metric):
+    """A scrape of ``node`` once ``metric`` has samples, else None."""
+    parsed = scrape(lab, node)
+    return parsed if parsed[metric].samples else None
+
+
 def wait_for(condition, timeout, what):
     deadline = time.monotonic() + timeout
     last = None
@@ -102,7 +108,7 @@ def test_the_role_starts_the_agent_on_every_machine_as_its_own_user(lab, converg
 
 def test_the_metrics_scraped_through_each_machine_show_the_20_ms_link(lab):
     for node, peer in (lab.nodes, reversed(lab.nodes)):
-        parsed = wait_for(lambda: (lambda p: p if p["nlm_last_rtt_seconds"].samples else None)(scrape(lab, node)),
+        parsed = wait_for(lambda: scrape_with(lab, node, "nlm_last_rtt_seconds"),
                           10 * INTERVAL + 10, "a cycle on %s" % node.name)
         for family in ("ipv4", "ipv6"):
             labels = dict(source=node.name, peer=peer.name, family=family)
@@ -162,7 +168,7 @@ def test_a_deleted_owned_rule_drops_its_gauge_and_repair_puts_it_back(lab):
     # n2 repairs: the rule is put back where it was, counted, and n2's echo passes again
     before = ssh(lab, n2, "sudo iptables-save | grep -v '^[#:]'").stdout
     ssh(lab, n2, "sudo iptables -D " + OWNED_OUT_REQUEST)
-    parsed = wait_for(lambda: (lambda p: p if p["nlm_rules_repaired"].samples else None)(scrape(lab, n2)),
+    parsed = wait_for(lambda: scrape_with(lab, n2, "nlm_rules_repaired"),
                       2 * INTERVAL + 5, "the rule put back")
     assert value(parsed, "nlm_rules_repaired", "nlm_rules_repaired_total", **labels) == 1
     assert value(parsed, "nlm_rule_present", "nlm_rule_present", **labels) == 1
