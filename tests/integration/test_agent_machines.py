@@ -3,13 +3,14 @@
 Two machines whose boot firewall (iptables-nft, netfilter-persistent) drops echo, linked
 with a 20 ms delay. The role opens echo and starts the agent on both; each machine's
 metrics are scraped through the machine (over SSH, from its loopback) and parsed with
-the Prometheus client's parser. Echo dropped by hand shows as loss within two
-intervals; an owned rule deleted by hand takes its gauge to 0, and with repair on the
-agent puts it back (a real ping proves it); playbooks/collect.yml renders the reports of
-the agents' latest cycles. The tests run in order on one lab, after one converge: n1
-watches its rules, n2 also repairs them. The Molecule scenario machines_nftables runs the
-agent through idempotence, a reboot and the feature's toggle off, which leaves no unit,
-user, file or listening socket.
+the Prometheus client's parser, and n1's node_exporter textfile too. Echo dropped by
+hand shows as loss within two intervals; an owned rule deleted by hand takes its gauge
+to 0, and with repair on the agent puts it back (a real ping proves it);
+playbooks/collect.yml renders the reports of the agents' latest cycles. The tests run in
+order on one lab, after one converge: n1 watches its rules and writes a textfile, n2
+also repairs its rules. The Molecule scenario machines_nftables runs the agent through
+idempotence, a reboot and the feature's toggle off, which leaves no unit, user, file or
+listening socket.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ PLAY = """\
         nlm_monitor_interval: {interval}
         # n1 watches, n2 also repairs: one converge covers both
         nlm_monitor_repair: "{{{{ inventory_hostname == 'n2' }}}}"
+        nlm_monitor_textfile: "{{{{ '{textfile}' if inventory_hostname == 'n1' else '' }}}}"
         nlm_probe: false
         nlm_report_table: false
 """
+TEXTFILE = "/var/lib/prometheus/node-exporter/nlm.prom"
 OWNED_OUT_REQUEST = "NLM-OUTPUT -o antrea-gw0 -p icmp -m icmp --icmp-type 8 -m comment --comment nodelatency.monitor -j ACCEPT"
 
 
@@ -58,7 +61,7 @@ def converge(lab, run_ansible, tmp_path_factory):
 
     def run(monitor=True):
         playbook = directory / ("play-%s.yml" % monitor)
-        playbook.write_text(PLAY.format(monitor=str(monitor).lower(), interval=INTERVAL))
+        playbook.write_text(PLAY.format(monitor=str(monitor).lower(), interval=INTERVAL, textfile=TEXTFILE))
         result = run_ansible([str(playbook)], lab.inventory_path, program="ansible-playbook", timeout=600)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
         return result
@@ -119,6 +122,17 @@ def test_the_metrics_scraped_through_each_machine_show_the_20_ms_link(lab):
         assert value(parsed, "nlm_rule_present", "nlm_rule_present", interface="antrea-gw0", family="ipv4",
                      direction="in", message="echo-request") == 1
         assert parsed["nlm_last_cycle_timestamp_seconds"].samples[0].value > time.time() - 30
+
+
+def test_the_textfile_is_written_whole_for_node_exporter(lab):
+    n1 = lab.nodes[0]
+    # a link into the agent's state directory: node_exporter's directory stays root's
+    text = ssh(lab, n1, "cat %s; stat -L -c '%%A %%U' %s; readlink %s; stat -c '%%U' %s"
+               % (TEXTFILE, TEXTFILE, TEXTFILE, TEXTFILE.rsplit("/", 1)[0])).stdout
+    metrics, mode, target, directory_owner = text.rstrip("\n").rsplit("\n", 3)
+    parsed = dict((family.name, family) for family in text_string_to_metric_families(metrics))
+    assert parsed["nlm_last_rtt_seconds"].samples and parsed["nlm_rule_present"].samples
+    assert (mode, target, directory_owner) == ("-rw-r--r-- nlm-agent", "/var/lib/nodelatency-monitor/nlm.prom", "root")
 
 
 def test_collect_renders_the_reports_of_the_agents_latest_cycles(lab, run_ansible, tmp_path):
