@@ -188,16 +188,9 @@ def worst_pairs(matrix):
     return sorted(cells, key=_badness)
 
 
-def build_matrix(data, hosts=None):
-    """The sources x targets matrix per IP family.
-
-    data is hostvars (a mapping of host to its variables, of which nlm_latency
-    is read), a list of nlm_latency facts, one fact, or a matrix this function
-    made before (returned unchanged). hosts names the nodes expected to report:
-    those without facts still get a row, marked missing.
-    """
-    if is_matrix(data):
-        return data
+def probes_and_pairs(data, hosts=None):
+    """Each reporting node's probe and every pair it measured, without the matrix
+    (which holds a cell for every pair of nodes): ({node: probe}, [pair], {node})."""
     probes = {}
     pairs = []
     nodes = set(hosts or ())
@@ -219,7 +212,20 @@ def build_matrix(data, hosts=None):
             for target_index, raw in enumerate(peer["targets"]):
                 pairs.append(_pair(source, str(peer["name"]), raw,
                                    "%s.targets[%d]" % (peer_where, target_index)))
+    return probes, pairs, nodes
 
+
+def build_matrix(data, hosts=None):
+    """The sources x targets matrix per IP family.
+
+    data is hostvars (a mapping of host to its variables, of which nlm_latency
+    is read), a list of nlm_latency facts, one fact, or a matrix this function
+    made before (returned unchanged). hosts names the nodes expected to report:
+    those without facts still get a row, marked missing.
+    """
+    if is_matrix(data):
+        return data
+    probes, pairs, nodes = probes_and_pairs(data, hosts)
     ordered_nodes = sorted(nodes, key=natural_key)
     families = [family for family in FAMILIES if any(pair["family"] == family for pair in pairs)]
     matrix = {family: {source: {target: _missing_pair(source, target, family)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import build_matrix, natural_key, parse_time
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import natural_key, parse_time, probes_and_pairs
 
 API_VERSION = "stats.antrea.io/v1alpha1"
 _NS_PER_MS = 1_000_000
@@ -133,5 +133,8 @@ def latency_facts(document):
 
 def node_latency_document(fact):
     """The NodeLatencyStats document of one node's nlm_latency fact (what the nlm agent
-    writes after each cycle)."""
-    return node_latency_stats(build_matrix(fact))["items"][0]
+    writes after each cycle), made of its pairs alone: a matrix would hold a cell for
+    every pair of nodes, which at 240 nodes is most of the agent's cycle."""
+    probes, pairs, _nodes = probes_and_pairs(fact)
+    pairs.sort(key=lambda pair: (natural_key(pair["target"]), pair["family"] or "", pair["address"]))
+    return node_latency_stats({"probes": probes, "pairs": pairs})["items"][0]

@@ -128,3 +128,9 @@ def test_a_broken_document_says_where():
     from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_matrix import nlm_latency_matrix
     with pytest.raises(AnsibleFilterError, match="not a NodeLatencyStats document"):
         nlm_latency_matrix({"kind": "NodeLatencyStats", "metadata": {}})
+
+
+def test_the_agents_document_is_the_reports_item_without_the_matrix(dual_stack_facts, real_fact):
+    from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document
+    for fact in [real_fact] + dual_stack_facts[:3]:
+        assert node_latency_document(fact) == nlm_node_latency_stats(fact)["items"][0]
