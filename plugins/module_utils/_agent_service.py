@@ -58,8 +58,8 @@ class Service:
         # what the latest file holds, made of the cycle's nlm_latency fact
         self.document = document or (lambda latency: {"nlm_latency": latency})
         self.watch_class = watch_class
-        self._last_rules_problem = None
-        self._last_cycle_problem = None
+        # the problem each part of a cycle last had, so that one repeated every cycle is logged once
+        self._problems = {}
         self.metrics = metrics
         self.measure = measure
         self.textfile = textfile
@@ -114,18 +114,23 @@ class Service:
         A problem is logged once, not every cycle, and logged again when it changes."""
         try:
             presence, repaired = self.watch_class(rules).check()
-        except NlmError as err:
-            problem = "cannot read the owned rules: %s" % err
-        except OSError as err:
-            problem = "cannot read the owned rules: %s" % err
+        except (NlmError, OSError) as err:
+            self._note("rules", "cannot read the owned rules: %s" % err)
         else:
-            problem = None
+            self._note("rules", None)
             self.metrics.set_rules(presence, repaired)
             for labels in repaired:
                 log("put back the owned rule %s" % " ".join(labels))
-        if problem and problem != self._last_rules_problem:
+
+    def _note(self, part, problem, recovered=None):
+        """Log ``problem`` of ``part`` when it differs from the last one; None clears it
+        (and logs ``recovered``, if given, after a problem)."""
+        last = self._problems.get(part)
+        if problem and problem != last:
             log(problem)
-        self._last_rules_problem = problem
+        elif problem is None and last and recovered:
+            log(recovered)
+        self._problems[part] = problem
 
     def run(self, cycles=None):
         """Cycle until stopped (or ``cycles`` times)."""
@@ -148,14 +153,9 @@ class Service:
             except Exception as err:  # pylint: disable=broad-except
                 # a failed cycle is one line in the journal, and the same failure again
                 # (a capability missing, every cycle) is not repeated; the next cycle runs as planned
-                problem = "cycle failed: %s: %s" % (type(err).__name__, err)
-                if problem != self._last_cycle_problem:
-                    log(problem)
-                self._last_cycle_problem = problem
+                self._note("cycle", "cycle failed: %s: %s" % (type(err).__name__, err))
             else:
-                if self._last_cycle_problem:
-                    log("cycles succeed again")
-                self._last_cycle_problem = None
+                self._note("cycle", None, recovered="cycles succeed again")
             done += 1
         return done
 
