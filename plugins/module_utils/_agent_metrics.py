@@ -24,6 +24,20 @@ LATENCY_LABELS = ("source", "peer", "family")
 RULE_LABELS = ("interface", "family", "direction", "message")
 
 
+class _LastRtt:
+    """The last-RTT gauge of one series, made when its first RTT is set."""
+
+    def __init__(self, gauge, labels):
+        self._gauge = gauge
+        self._labels = labels
+        self._child = None
+
+    def set(self, seconds):
+        if self._child is None:
+            self._child = self._gauge.labels(*self._labels)
+        self._child.set(seconds)
+
+
 class Metrics:
     """The registry of one agent and how a cycle's samples change it."""
 
@@ -51,35 +65,42 @@ class Metrics:
                                 "in seconds since the epoch.", registry=self.registry)
         self.cycle_duration = Gauge("nlm_last_cycle_duration_seconds", "How long the last probing cycle took.",
                                     registry=self.registry)
-        self._latency_labels = set()
+        self._children = {}
         self._rule_labels = set()
 
     def apply(self, series, ended, duration):
         """Add one cycle's samples (an _agent.Series) and forget the peers it no longer has."""
-        # one child lookup per series, not per echo: at hundreds of peers the lookups
-        # are most of what the metrics cost a cycle
-        children = {}
+        # each series' children are looked up once while its peer stays, not every cycle:
+        # at hundreds of peers the lookups were most of what the metrics cost a cycle
+        children = self._children
         for labels, seconds in series.observations:
-            child = children.get(labels)
-            if child is None:
-                child = children[labels] = self.rtt.labels(*labels)
-            child.observe(seconds)
+            child = children.get(labels) or self._children_of(labels)
+            child[0].observe(seconds)
         for labels, (sent, received, errors) in series.counts.items():
-            self.sent.labels(*labels).inc(sent)
-            self.received.labels(*labels).inc(received)
-            self.errors.labels(*labels).inc(errors)
+            child = children.get(labels) or self._children_of(labels)
+            child[1].inc(sent)
+            child[2].inc(received)
+            child[3].inc(errors)
         for labels, seconds in series.last_rtt.items():
-            self.last_rtt.labels(*labels).set(seconds)
+            (children.get(labels) or self._children_of(labels))[4].set(seconds)
         current = series.label_sets()
-        for labels in self._latency_labels - current:
+        for labels in set(children) - current:
+            del children[labels]
             for metric in (self.rtt, self.sent, self.received, self.errors, self.last_rtt):
                 try:
                     metric.remove(*labels)
                 except KeyError:
                     pass
-        self._latency_labels = current
         self.last_cycle.set(ended)
         self.cycle_duration.set(duration)
+
+    def _children_of(self, labels):
+        """The rtt, sent, received, errors and last-RTT children of one series. The last RTT
+        is made on first use only: a peer that never answered has none."""
+        child = self._children[labels] = (self.rtt.labels(*labels), self.sent.labels(*labels),
+                                          self.received.labels(*labels), self.errors.labels(*labels),
+                                          _LastRtt(self.last_rtt, labels))
+        return child
 
     def set_rules(self, presence, repaired=()):
         """presence: {(interface, family, direction, message): bool} for every rule the agent

@@ -106,7 +106,7 @@ class Service:
         if self.textfile:
             write_atomically(self.textfile, self.metrics.text())
         if self.latest:
-            write_atomically(self.latest, json.dumps(self.document(latency), sort_keys=True) + "\n")
+            write_atomically(self.latest, json.dumps(self.document(latency)) + "\n")
         return latency
 
     def watch_rules(self, rules):

@@ -33,6 +33,8 @@ else:
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_packet import (
+    ICMPV4_ECHO_REPLY,
+    ICMPV6_ECHO_REPLY,
     Message,
     build_echo_request,
     describe_error,
@@ -64,6 +66,8 @@ MAX_SEQUENCE = 0xFFFF
 # accounting each) before the loop gets to read them.
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 _TIMESPEC = struct.Struct("@ll")
+_IDENTIFIER_SEQUENCE = struct.Struct("!HH")
+_ECHO_HEADER_BYTES = 8
 _EXTENDED_ERROR = struct.Struct("@IBBBBII")
 _ANCILLARY_BYTES = 512
 # ICMP types a raw socket lets through: echo reply and the errors that quote a request.
@@ -143,8 +147,14 @@ class Ledger:
 
     def reply(self, family, source, message, recv_ns):
         """Account an echo reply from source; returns 'matched', 'late', 'duplicate' or 'foreign'."""
-        key = (source, message.sequence)
-        if not self._ours(family, message) or key not in self._pending:
+        return self.echo_reply(family, source, message.identifier, message.sequence,
+                               message.payload[:NONCE_LENGTH], recv_ns)
+
+    def echo_reply(self, family, source, identifier, sequence, quoted, recv_ns):
+        """reply() of a reply's fields: the receive loop reads them without building a Message."""
+        key = (source, sequence)
+        if (identifier != self._identifiers.get(family) or quoted != self._nonce[:len(quoted)]
+                or key not in self._pending):
             return "foreign"
         target = self._targets[source]
         if not self._settle(key):
@@ -154,7 +164,7 @@ class Ledger:
         if rtt_ns > self._timeout_ns:
             target["late"] += 1
             return "late"
-        target["rtts"][message.sequence] = rtt_ns
+        target["rtts"][sequence] = rtt_ns
         target["last_recv_ns"] = recv_ns
         return "matched"
 
@@ -179,7 +189,8 @@ def _new_record(error=None):
 
 
 def _summarize(record):
-    rtts = [record["rtts"][sequence] for sequence in sorted(record["rtts"])]
+    by_sequence = record["rtts"]
+    rtts = [by_sequence[sequence] for sequence in sorted(by_sequence)] if len(by_sequence) > 1 else list(by_sequence.values())
     result = {
         "sent": record["sent"],
         "received": len(rtts),
@@ -307,9 +318,14 @@ class FamilySocket:
 
     def drain(self, ledger):
         """Read everything queued on the socket into the ledger."""
+        family = self.family
+        receive = self.sock.recvmsg
+        size = self._receive_bytes
+        with_ip_header = self._with_ip_header
+        reply_type = ICMPV4_ECHO_REPLY if family == 4 else ICMPV6_ECHO_REPLY
         while True:
             try:
-                data, ancillary, _flags, peer = self.sock.recvmsg(self._receive_bytes, _ANCILLARY_BYTES)
+                data, ancillary, _flags, peer = receive(size, _ANCILLARY_BYTES)
             except BlockingIOError:
                 break
             except OSError:
@@ -318,16 +334,25 @@ class FamilySocket:
                 # request it was about.
                 continue
             recv_ns = _kernel_time_ns(ancillary)
-            message = parse_message(self.family, data, self._with_ip_header)
+            # Echo replies, nearly all of the traffic, are read in place; the rest
+            # goes through the packet parser.
+            start = (data[0] & 0x0F) * 4 if with_ip_header and data else 0
+            if len(data) >= start + _ECHO_HEADER_BYTES and data[start] == reply_type:
+                identifier, sequence = _IDENTIFIER_SEQUENCE.unpack_from(data, start + 4)
+                source = peer[0] if family == 4 else _without_zone(peer[0])
+                ledger.echo_reply(family, source, identifier, sequence,
+                                  data[start + _ECHO_HEADER_BYTES:start + _ECHO_HEADER_BYTES + NONCE_LENGTH], recv_ns)
+                continue
+            message = parse_message(family, data, with_ip_header)
             if message is None:
                 continue
             source = _without_zone(peer[0])
             if message.kind == "reply":
-                ledger.reply(self.family, source, message, recv_ns)
+                ledger.reply(family, source, message, recv_ns)
             else:
                 message = message._replace(destination=_without_zone(message.destination))
-                ledger.error(self.family, message,
-                             "%s from %s" % (describe_error(self.family, message.icmp_type, message.icmp_code), source))
+                ledger.error(family, message,
+                             "%s from %s" % (describe_error(family, message.icmp_type, message.icmp_code), source))
         if not self.privileged:
             self._drain_error_queue(ledger)
 
@@ -436,15 +461,17 @@ class Prober:
         )
 
     def _send_round(self, sequence):
+        ledger = self.ledger
         for family, addresses in self._by_family.items():
             family_socket = self._sockets[family]
             packet = build_echo_request(family, family_socket.identifier, sequence, self._payload)
+            send = family_socket.send
             for address in addresses:
-                send_ns, error = family_socket.send(packet, address)
+                send_ns, error = send(packet, address)
                 if error:
-                    self.ledger.send_failed(address, send_ns, error)
+                    ledger.send_failed(address, send_ns, error)
                 else:
-                    self.ledger.sent(address, sequence, send_ns)
+                    ledger.sent(address, sequence, send_ns)
 
     def run(self):
         """Probe every address; returns the ledger's results."""

@@ -32,6 +32,8 @@ _OPTIONAL_TARGET_KEYS = (
     "min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms",
     "last_send_time", "last_recv_time", "error", "duplicates", "late",
 )
+_OPTIONAL_MS_KEYS = tuple(key for key in _OPTIONAL_TARGET_KEYS if key.endswith("_ms"))
+_OPTIONAL_OTHER_KEYS = tuple(key for key in _OPTIONAL_TARGET_KEYS if not key.endswith("_ms"))
 
 
 class ReportError(ValueError):
@@ -147,9 +149,11 @@ def _pair(source, target_node, raw, where):
             "received": int(raw["received"]),
             "loss": float(raw["loss"]),
         }
-        for key in _OPTIONAL_TARGET_KEYS:
+        for key in _OPTIONAL_MS_KEYS:
             value = raw.get(key)
-            pair[key] = float(value) if key.endswith("_ms") and value is not None else value
+            pair[key] = None if value is None else float(value)
+        for key in _OPTIONAL_OTHER_KEYS:
+            pair[key] = raw.get(key)
         pair["rtts_ms"] = [float(rtt) for rtt in raw.get("rtts_ms") or []]
     except (TypeError, ValueError) as exc:
         # The message already quotes the conversion error.

@@ -14,7 +14,8 @@ _NS_PER_MS = 1_000_000
 
 
 def _nanoseconds(milliseconds):
-    return None if milliseconds is None else int(round(milliseconds * _NS_PER_MS))
+    # round() of a float without digits is already an int
+    return None if milliseconds is None else round(milliseconds * _NS_PER_MS)
 
 
 def _target_stats(pair):

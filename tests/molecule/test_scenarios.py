@@ -36,9 +36,19 @@ def runs():
         yield {scenario: pool.submit(run_scenario, scenario) for scenario in LONGEST_FIRST}
 
 
+def failure_report(scenario, result):
+    """The end of the run, and first what its verifier said failed: the verifier's report
+    comes before the clean-up and destroy steps, so the end alone may not reach it."""
+    verifier = ""
+    start = result.stdout.rfind("= FAILURES =")
+    if start >= 0:
+        verifier = "verifier's failures:\n" + result.stdout[start:start + 8000] + "\n...\n"
+    return f"molecule test -s {scenario} failed:\n{verifier}{result.stdout[-10000:]}\n{result.stderr[-5000:]}"
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_scenario(scenario, runs):
     result = runs[scenario].result()
-    assert result.returncode == 0, f"molecule test -s {scenario} failed:\n{result.stdout[-15000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, failure_report(scenario, result)
     # Molecule passes a step whose playbook is not configured; here that is a step not taken
     assert "Missing playbook" not in result.stdout + result.stderr, result.stdout[-15000:]

@@ -125,6 +125,10 @@ def machine_state(host):
             "python3 -c 'import pyroute2' 2>/dev/null && echo system-pyroute2=yes || echo system-pyroute2=no; "
             "/opt/nodelatency-monitor/venv/bin/python -m pip list --format=freeze 2>&1 | sed 's/^/venv: /'; "
             f"echo enabled=$(systemctl is-enabled {service}); echo active=$(systemctl is-active {service}); "
+            # what a failed assertion shows of the boot service's life in this boot
+            f"systemctl show -p ActiveState,SubState,Result,ExecMainStatus {service} | sed 's/^/service: /'; "
+            f"journalctl -b -q --no-pager -o short-monotonic -u {service} | tail -n 12 | sed 's/^/journal: /'; "
+            "journalctl -b -q --no-pager -o short-monotonic -p warning | tail -n 12 | sed 's/^/warning: /'; "
             "echo agent=$(systemctl is-active nlm-agent); "
             "getent passwd nlm-agent >/dev/null && echo agent-user=yes || echo agent-user=no; "
             "ls -d /etc/systemd/system/nlm-agent.service /opt/nodelatency-monitor/agent /etc/nodelatency-monitor "
