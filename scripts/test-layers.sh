@@ -69,7 +69,8 @@ for layer in "${layers[@]}"; do
         sanity) sanity ;;
         lint) lint ;;
         unit) pytest_layer unit tests/unit ;;
-        integration) pytest_layer integration tests/integration ;;
+        # the slowest tests named, so that a layer that grows shows where
+        integration) pytest_layer integration tests/integration --durations=15 ;;
         molecule) molecule ;;
         *) echo "unknown test layer: $layer (sanity, lint, unit, integration, molecule)" >&2; exit 2 ;;
     esac
