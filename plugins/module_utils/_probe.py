@@ -67,6 +67,9 @@ MAX_SEQUENCE = 0xFFFF
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 _TIMESPEC = struct.Struct("@ll")
 _IDENTIFIER_SEQUENCE = struct.Struct("!HH")
+# Pending socket errors (one per ICMP error that RECVERR reports) read in one go before the
+# rest waits for the next wake-up.
+_MAX_SOCKET_ERRORS = 64
 _ECHO_HEADER_BYTES = 8
 _EXTENDED_ERROR = struct.Struct("@IBBBBII")
 _ANCILLARY_BYTES = 512
@@ -104,8 +107,10 @@ def _without_zone(text):
 class Ledger:
     """Every echo request of one run and what became of it. No sockets: unit tests drive it with crafted packets."""
 
-    def __init__(self, addresses, identifiers, nonce, timeout_ns):
-        """addresses: canonical target addresses; identifiers: {family: echo identifier the socket uses}."""
+    def __init__(self, addresses, identifiers, nonce, timeout_ns, clock=time.monotonic_ns):
+        """addresses: canonical target addresses; identifiers: {family: echo identifier the socket uses};
+        clock: the monotonic clock that send and receive times are given on, when they are."""
+        self._clock = clock
         self._identifiers = identifiers
         self._nonce = nonce
         self._timeout_ns = timeout_ns
@@ -119,11 +124,13 @@ class Ledger:
         if target["error"] is None:
             target["error"] = error
 
-    def sent(self, address, sequence, send_ns):
+    def sent(self, address, sequence, send_ns, send_mono_ns=None):
+        """send_ns: the wall clock, for the time stamp; send_mono_ns: the monotonic clock, for the RTT
+        (without it, RTTs are taken on the wall clock)."""
         target = self._targets[address]
         target["sent"] += 1
         target["last_send_ns"] = send_ns
-        self._pending[(address, sequence)] = send_ns
+        self._pending[(address, sequence)] = send_ns if send_mono_ns is None else send_mono_ns
         self.outstanding += 1
 
     def send_failed(self, address, send_ns, error):
@@ -145,22 +152,33 @@ class Ledger:
         self.outstanding -= 1
         return True
 
-    def reply(self, family, source, message, recv_ns):
+    def reply(self, family, source, message, recv_ns, recv_mono_ns=None):
         """Account an echo reply from source; returns 'matched', 'late', 'duplicate' or 'foreign'."""
         return self.echo_reply(family, source, message.identifier, message.sequence,
-                               message.payload[:NONCE_LENGTH], recv_ns)
+                               message.payload[:NONCE_LENGTH], recv_ns, recv_mono_ns)
 
-    def echo_reply(self, family, source, identifier, sequence, quoted, recv_ns):
-        """reply() of a reply's fields: the receive loop reads them without building a Message."""
+    def echo_reply(self, family, source, identifier, sequence, nonce, recv_ns, recv_mono_ns=None):
+        """reply() of a reply's fields: the receive loop reads them without building a Message.
+        An echo reply carries the request's whole payload back, so it must carry the whole nonce."""
         key = (source, sequence)
-        if (identifier != self._identifiers.get(family) or quoted != self._nonce[:len(quoted)]
-                or key not in self._pending):
+        if identifier != self._identifiers.get(family) or nonce != self._nonce or key not in self._pending:
             return "foreign"
         target = self._targets[source]
         if not self._settle(key):
             target["duplicates"] += 1
             return "duplicate"
-        rtt_ns = recv_ns - self._pending[key]
+        sent_ns = self._pending[key]
+        if recv_mono_ns is None:
+            rtt_ns = recv_ns - sent_ns
+        else:
+            rtt_ns = recv_mono_ns - sent_ns
+            # The kernel stamps a reply on the wall clock, moved to the monotonic one with the
+            # offset read when the loop woke up. A clock step between the two spoils it; then
+            # the time the loop holds the reply, an upper bound, is the honest figure.
+            read_ns = self._clock() - sent_ns
+            if not 0 <= rtt_ns <= read_ns:
+                rtt_ns = read_ns
+        rtt_ns = max(rtt_ns, 0)
         if rtt_ns > self._timeout_ns:
             target["late"] += 1
             return "late"
@@ -227,6 +245,11 @@ def _permission_message(privileged):
     return "cannot open an ICMP socket: %s, and %s" % (raw, dgram)
 
 
+class FamilyUnavailable(NlmError):
+    """One IP family cannot be probed on this host (no IPv6 in the kernel, for one): its
+    targets fail, the other family's are still probed."""
+
+
 class FamilySocket:
     """One icmplib socket for every target of one IP family."""
 
@@ -239,7 +262,7 @@ class FamilySocket:
         except SocketAddressError:
             raise NlmError("source %s is not an address of this host" % source)
         except ICMPLibError as err:
-            raise NlmError("cannot open an IPv%d ICMP socket: %s" % (family, err))
+            raise FamilyUnavailable("cannot open an IPv%d ICMP socket: %s" % (family, err))
         self.family = family
         self.privileged = privileged
         self.sock = self._icmp.sock
@@ -308,13 +331,15 @@ class FamilySocket:
         self._receive_bytes = max(2048, payload_size + 1024)
 
     def send(self, packet, address):
-        """Send to address; returns the CLOCK_REALTIME nanoseconds read right before sendto and the error text or None."""
+        """Send to address; returns the CLOCK_REALTIME and CLOCK_MONOTONIC nanoseconds read
+        right before sendto, and the error text or None."""
+        send_mono_ns = time.monotonic_ns()
         send_ns = time.time_ns()
         try:
             self.sock.sendto(packet, (address, 0))
         except OSError as err:
-            return send_ns, err.strerror or str(err)
-        return send_ns, None
+            return send_ns, send_mono_ns, err.strerror or str(err)
+        return send_ns, send_mono_ns, None
 
     def drain(self, ledger):
         """Read everything queued on the socket into the ledger."""
@@ -323,6 +348,9 @@ class FamilySocket:
         size = self._receive_bytes
         with_ip_header = self._with_ip_header
         reply_type = ICMPV4_ECHO_REPLY if family == 4 else ICMPV6_ECHO_REPLY
+        # wall clock minus monotonic clock, to move the kernel's time stamps to the clock the sends are on
+        offset_ns = time.time_ns() - time.monotonic_ns()
+        errors = 0
         while True:
             try:
                 data, ancillary, _flags, peer = receive(size, _ANCILLARY_BYTES)
@@ -331,7 +359,11 @@ class FamilySocket:
             except OSError:
                 # With RECVERR the kernel also reports an ICMP error once as
                 # the socket's pending error; the error queue says which
-                # request it was about.
+                # request it was about. An error that does not clear ends the
+                # read, and the poll loop's deadline ends the run.
+                errors += 1
+                if errors > _MAX_SOCKET_ERRORS:
+                    break
                 continue
             recv_ns = _kernel_time_ns(ancillary)
             # Echo replies, nearly all of the traffic, are read in place; the rest
@@ -341,14 +373,15 @@ class FamilySocket:
                 identifier, sequence = _IDENTIFIER_SEQUENCE.unpack_from(data, start + 4)
                 source = peer[0] if family == 4 else _without_zone(peer[0])
                 ledger.echo_reply(family, source, identifier, sequence,
-                                  data[start + _ECHO_HEADER_BYTES:start + _ECHO_HEADER_BYTES + NONCE_LENGTH], recv_ns)
+                                  data[start + _ECHO_HEADER_BYTES:start + _ECHO_HEADER_BYTES + NONCE_LENGTH], recv_ns,
+                                  recv_ns - offset_ns)
                 continue
             message = parse_message(family, data, with_ip_header)
             if message is None:
                 continue
             source = _without_zone(peer[0])
             if message.kind == "reply":
-                ledger.reply(family, source, message, recv_ns)
+                ledger.reply(family, source, message, recv_ns, recv_ns - offset_ns)
             else:
                 message = message._replace(destination=_without_zone(message.destination))
                 ledger.error(family, message,
@@ -404,8 +437,11 @@ def _describe_extended_error(family, ancillary):
     return None
 
 
-def open_sockets(families, privileged="auto", sources=(), interface=None):
-    """{family: FamilySocket} for the given families; privileged 'auto' tries raw first, then datagram sockets."""
+def open_sockets(families, privileged="auto", sources=(), interface=None, unavailable=None):
+    """{family: FamilySocket} for the given families; privileged 'auto' tries raw first, then datagram sockets.
+
+    With an ``unavailable`` dict, a family whose socket cannot be opened (FamilyUnavailable) is
+    left out and its reason put there; without one, it fails the whole call."""
     by_family = {}
     for source in sources:
         try:
@@ -419,14 +455,20 @@ def open_sockets(families, privileged="auto", sources=(), interface=None):
     try:
         for family in sorted(families):
             choices = [True, False] if privileged == "auto" else [privileged]
-            for choice in choices:
-                try:
-                    opened[family] = FamilySocket(family, choice, by_family.get(family), interface)
-                    break
-                except SocketPermissionError:
-                    continue
-            else:
-                raise NlmError(_permission_message(privileged))
+            try:
+                for choice in choices:
+                    try:
+                        opened[family] = FamilySocket(family, choice, by_family.get(family), interface)
+                        break
+                    except SocketPermissionError:
+                        continue
+                else:
+                    raise NlmError(_permission_message(privileged))
+            except FamilyUnavailable as err:
+                if unavailable is None:
+                    raise
+                unavailable[family] = str(err)
+                continue
             # One decision for every family: a mix would make the settings ambiguous.
             privileged = opened[family].privileged
     except Exception:
@@ -467,11 +509,11 @@ class Prober:
             packet = build_echo_request(family, family_socket.identifier, sequence, self._payload)
             send = family_socket.send
             for address in addresses:
-                send_ns, error = send(packet, address)
+                send_ns, send_mono_ns, error = send(packet, address)
                 if error:
                     ledger.send_failed(address, send_ns, error)
                 else:
-                    ledger.sent(address, sequence, send_ns)
+                    ledger.sent(address, sequence, send_ns, send_mono_ns)
 
     def run(self):
         """Probe every address; returns the ledger's results."""
@@ -546,13 +588,20 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
 
     results = {}
     sockets = {}
+    unavailable = {}
     if addresses:
-        sockets = open_sockets(set(address_family(address) for address in addresses), privileged, sources, interface)
+        sockets = open_sockets(set(address_family(address) for address in addresses), privileged, sources, interface,
+                               unavailable)
         try:
-            results = Prober(list(addresses), count, interval, timeout, payload_size, sockets).run()
+            probed = [address for address in addresses if address_family(address) in sockets]
+            if probed:
+                results = Prober(probed, count, interval, timeout, payload_size, sockets).run()
         finally:
             for family_socket in sockets.values():
                 family_socket.close()
+        for address in addresses:
+            if address_family(address) in unavailable:
+                results[address] = _summarize(_new_record(unavailable[address_family(address)]))
 
     for peer in peers:
         for target in peer["targets"]:

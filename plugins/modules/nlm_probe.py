@@ -16,7 +16,8 @@ description:
     target as the fact C(nlm_latency).
   - Send times are read right before each packet is handed to the kernel;
     receive times come from the kernel (C(SO_TIMESTAMPNS)), so the RTT does not
-    include the time the module takes to wake up.
+    include the time the module takes to wake up. RTTs are taken on the
+    monotonic clock, so a step of the wall clock does not change them.
   - A reply counts only when its identifier, sequence number, source address
     and payload match a request of this run, and only within O(timeout) of
     that request. Concurrent runs, on one node or in several network

@@ -109,6 +109,82 @@ def test_icmp_error_goes_to_the_target_it_quotes(ledger):
     assert ledger.results()[OTHER]["error"].startswith("destination unreachable")
 
 
+def test_reply_without_the_whole_nonce_is_foreign(ledger):
+    # an echo reply carries the request's payload back whole: a short one is not ours
+    assert ledger.reply(4, PEER, reply(payload=b""), T0 + 1000) == "foreign"
+    assert ledger.reply(4, PEER, reply(payload=NONCE[:4]), T0 + 1000) == "foreign"
+    assert ledger.results()[PEER]["received"] == 0
+
+
+def monotonic_ledger(now):
+    ledger = _probe.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS, clock=lambda: now)
+    ledger.sent(PEER, 0, T0, 5_000_000)
+    return ledger
+
+
+def test_rtt_is_taken_on_the_monotonic_clock_across_a_wall_clock_step():
+    ledger = monotonic_ledger(now=5_000_000 + 90_000)
+    # the wall clock went back an hour between send and reply; the monotonic times stand
+    assert ledger.reply(4, PEER, reply(), T0 - 3600 * 10**9, 5_000_000 + 70_000) == "matched"
+    assert ledger.results()[PEER]["rtts_ms"] == [0.07]
+
+
+@pytest.mark.parametrize("recv_mono_ns", [5_000_000 - 40_000, 5_000_000 + 500_000])
+def test_a_receive_time_spoiled_by_a_step_gives_the_time_the_loop_read_it(recv_mono_ns):
+    # before the send, or after the loop held the reply: neither can be, so the bound stands
+    ledger = monotonic_ledger(now=5_000_000 + 90_000)
+    assert ledger.reply(4, PEER, reply(), T0, recv_mono_ns) == "matched"
+    assert ledger.results()[PEER]["rtts_ms"] == [0.09]
+
+
+def test_an_rtt_is_never_negative():
+    ledger = _probe.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS)
+    ledger.sent(PEER, 0, T0)
+    assert ledger.reply(4, PEER, reply(), T0 - 1000) == "matched"
+    assert ledger.results()[PEER]["rtts_ms"] == [0.0]
+
+
+class FailingSocket:
+    """A socket whose every read fails with an error that does not clear."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def recvmsg(self, *_args):
+        self.reads += 1
+        if self.reads > 10_000:
+            # a loop without bound would spin here for ever: end it, and the count says so
+            raise BlockingIOError()
+        raise OSError(101, "Network is unreachable")
+
+
+def test_an_error_that_does_not_clear_ends_the_read():
+    family_socket = object.__new__(_probe.FamilySocket)
+    family_socket.family, family_socket.privileged, family_socket._with_ip_header = 4, True, True
+    family_socket._receive_bytes = 2048
+    family_socket.sock = FailingSocket()
+    family_socket.drain(_probe.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS))
+    assert family_socket.sock.reads == _probe._MAX_SOCKET_ERRORS + 1
+
+
+def test_a_family_without_a_socket_fails_its_targets_and_the_other_is_probed(monkeypatch):
+    def family_socket(family, privileged, source=None, interface=None):
+        if family == 6:
+            raise _probe.FamilyUnavailable("cannot open an IPv6 ICMP socket: Address family not supported by protocol")
+        return EchoingSocket(4, 0x1111)
+
+    monkeypatch.setattr(_probe, "FamilySocket", family_socket)
+    latency = _probe.measure("n1", [{"name": "n2", "address": ["198.18.0.12", "2001:db8::c"]}], count=2,
+                             interval=0.001, timeout=0.5, payload_size=56)
+    v4, v6 = latency["peers"][0]["targets"]
+    assert (v4["received"], v4["error"]) == (2, None)
+    assert (v6["family"], v6["sent"], v6["received"], v6["loss"]) == ("ipv6", 0, 0, 1.0)
+    assert v6["error"] == "cannot open an IPv6 ICMP socket: Address family not supported by protocol"
+    # called for one family alone, the same failure fails the call
+    with pytest.raises(_probe.FamilyUnavailable):
+        _probe.open_sockets({6}, "auto")
+
+
 def test_error_quoting_a_truncated_payload_still_matches(ledger):
     assert ledger.error(4, Message("error", 0x1234, 1, b"", 11, 0, PEER), "time exceeded") == "error"
 
@@ -199,11 +275,11 @@ class EchoingSocket:
         send_ns = T0 + len(self.sent) * 1000
         self.sent.append((packet, address))
         if address in self.refuse:
-            return send_ns, "Operation not permitted"
+            return send_ns, send_ns, "Operation not permitted"
         if address not in self.silent:
             self._queue.append((address, packet, send_ns + self.rtt_ns))
             self._writer.send(b"!")
-        return send_ns, None
+        return send_ns, send_ns, None
 
     def drain(self, ledger):
         try:
@@ -259,7 +335,7 @@ def test_silent_and_refused_targets_are_lost_others_measured():
 def test_measure_reports_bad_addresses_per_target_and_probes_the_rest(monkeypatch):
     opened = {}
 
-    def open_sockets(families, privileged, sources, interface):
+    def open_sockets(families, privileged, sources, interface, unavailable):
         opened.update(families=families, privileged=privileged, sources=sources, interface=interface)
         return {4: EchoingSocket(4, 0x1111)}
 
