@@ -20,7 +20,9 @@ DIRECTIONS = ("in", "out")
 MESSAGES = ("echo-request", "echo-reply")
 
 DEFAULT_COMMENT = "nodelatency.monitor"
-MAX_COMMENT_LENGTH = 255
+# nft keeps at most 128 characters of a rule's comment (iptables' comment match 255): one
+# tag serves every backend, so the shorter limit holds
+MAX_COMMENT_LENGTH = 128
 _COMMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/=+,@-]*$")
 
 # ICMP type numbers: IPv4 (RFC 792) and ICMPv6 (RFC 4443).
@@ -75,7 +77,7 @@ def comment_problem(comment):
     if not isinstance(comment, str) or not comment:
         return "the comment (ownership tag) must be a non-empty string"
     if len(comment) > MAX_COMMENT_LENGTH:
-        return "the comment is %d characters long; iptables allows at most %d" % (
+        return "the comment is %d characters long; nftables allows at most %d: choose a shorter one" % (
             len(comment), MAX_COMMENT_LENGTH)
     if not _COMMENT_PATTERN.match(comment):
         return ("the comment %r may only contain letters, digits, spaces and . _ : / = + , @ -, "

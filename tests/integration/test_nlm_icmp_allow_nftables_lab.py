@@ -114,6 +114,21 @@ def test_present_and_absent_on_native_nftables(lab, ansible, playbook):
     assert {node: ruleset(lab, node) for node in nodes} == original
 
 
+def test_a_tag_of_128_characters_the_most_nft_keeps(lab, playbook):
+    tag = "nlm-" + "x" * 124
+    nodes = ["n1", "n2"]
+    pair = [("n1", "n2")]
+    original = {node: ruleset(lab, node) for node in nodes}
+    (applied,) = playbook("n1:n2", [("nlm_icmp_allow", dict(ALLOW, comment=tag))])
+    assert hosts_changed(applied, nodes) == dict.fromkeys(nodes, True)
+    assert all(pings(lab, both_ways(pair)).values())
+    for node in nodes:
+        assert sum('comment "%s"' % tag in line for line in ruleset(lab, node).splitlines()) == 8
+    (removed,) = playbook("n1:n2", [("nlm_icmp_allow", dict(ALLOW, comment=tag, state="absent"))])
+    assert hosts_changed(removed, nodes) == dict.fromkeys(nodes, True)
+    assert {node: ruleset(lab, node) for node in nodes} == original
+
+
 def iptables_dropping_echo(family):
     """An iptables-nft filter table like the lab's FIREWALL=iptables-nft one: drop policies."""
     return nlmlab.render_iptables("iptables-nft", 4 if family == "ipv4" else 6)
