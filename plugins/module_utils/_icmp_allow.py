@@ -325,7 +325,10 @@ class IcmpAllow(object):
         # read under the lock: what the plan is made of is what it changes.
         with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
             firewall = Firewall(self.module, params["wait"])
-            firewall.require(params["backend"], self.families)
+            if params["state"] == "present":
+                # absent needs no command: where a family's commands are missing there is nothing
+                # of ours to remove (and tables only they could read stop the run when read)
+                firewall.require(params["backend"], self.families)
             firewall.prefetch(self.families)
             # every family is planned, and the boot files found, before anything changes
             plans = OrderedDict((family, self._plan_family(firewall, family)) for family in self.families)

@@ -211,6 +211,16 @@ def test_absent_on_a_clean_host_changes_nothing(run_module):
     assert run.result["rules"]["ipv4"]["paths"] == [] and run.result["rules"]["ipv6"]["present"] == []
 
 
+def test_absent_where_a_familys_commands_are_missing_has_nothing_to_remove(run_module):
+    # a node without ip6tables holds no IPv6 rules of ours: switching off must not fail there
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "state": "absent",
+                                           "backend": "iptables-nft"},
+                     respond=FakeFirewall(), binaries={"ip6tables-nft-save": None, "ip6tables-nft-restore": None})
+    assert not run.failed, run.result
+    assert run.result["changed"] is False
+    assert not any(argv[0].endswith("ip6tables-nft-save") for argv in run.argvs)
+
+
 def test_absent_removes_rules_jumps_and_chains(run_module):
     firewall = FakeFirewall(saves={"iptables-nft-save": V4_DONE}, after={"iptables-nft-save": EMPTY})
     run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "state": "absent",
