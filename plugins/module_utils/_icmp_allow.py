@@ -335,13 +335,22 @@ class IcmpAllow(object):
             used = self._used(firewall, plans)
             boot_files = self._boot_files(used)
             planned = {}
+            commits = []
             for family, (rulesets, family_plans, expected) in plans.items():
                 outcome = result["rules"][family] = {"added": [], "removed": [], "present": [], "transaction": "",
                                                      "paths": []}
-                planned[family] = self._apply_family(firewall, family, rulesets, family_plans, expected, outcome,
-                                                     before.setdefault(family, []), after.setdefault(family, []))
+                planned[family] = self._predict_family(firewall, family, rulesets, family_plans, expected, outcome,
+                                                       before.setdefault(family, []), after.setdefault(family, []),
+                                                       commits)
             result["changed"] = any(outcome["transaction"] for outcome in result["rules"].values())
-            self._persist_all(firewall, planned, used, boot_files, result, file_diffs)
+            # the boot files are made and checked before anything changes: a file that would
+            # not load stops the run with the firewall as it was
+            writes = self._persist_all(firewall, planned, used, boot_files, result, file_diffs)
+            if not self.module.check_mode:
+                for backend, family, tx in commits:
+                    backend.apply(family, tx)
+                for path, text in writes:
+                    write_boot_file(self.module, path, text)
         result["backend"] = "+".join(name for name in BACKEND_CLASSES if name in used)
         if self.module._diff:
             result["diff"] = [{"before_header": "owned rules", "after_header": "owned rules",
@@ -369,9 +378,9 @@ class IcmpAllow(object):
         needed = needed_filters(firewall, firewall.tables(family, rulesets, params["comment"]), family, expected)
         return rulesets, self._plans(firewall, family, rulesets, expected, needed), expected
 
-    def _apply_family(self, firewall, family, rulesets, plans, expected, outcome, before, after):
-        """Apply (outside check mode) one family's plans; returns {backend name: ruleset
-        after the run} (predicted in check mode)."""
+    def _predict_family(self, firewall, family, rulesets, plans, expected, outcome, before, after, commits):
+        """One family's outcome of its plans; returns {backend name: ruleset after the run}
+        and adds the transactions to commit to ``commits``."""
         comment = self.params["comment"]
         now = OrderedDict(rulesets)
         for name, tx in plans.items():
@@ -381,8 +390,7 @@ class IcmpAllow(object):
             # reading the ruleset again would cost a save of every foreign rule.
             now[name] = tx.table
             if tx.restore_input() is not None:
-                if not self.module.check_mode:
-                    backend.apply(family, tx)
+                commits.append((backend, family, tx))
                 outcome["transaction"] += tx.restore_input()
             present = backend.owned_lines(tx.table, family, comment)
             before.extend(backend.owned_lines(rulesets[name], family, comment))
@@ -477,8 +485,10 @@ class IcmpAllow(object):
         return files
 
     def _persist_all(self, firewall, planned, used, boot_files, result, file_diffs):
-        """Bring the boot files in step with the live rules after the run."""
+        """[(path, new content)] of the boot files to bring in step with the live rules
+        after the run, each checked to load."""
         comment = self.params["comment"]
+        writes = []
         for key, paths in boot_files.items():
             if key == NftablesBackend.name:
                 backend = firewall.backends[key]
@@ -486,9 +496,9 @@ class IcmpAllow(object):
                 any_family = next(iter(planned.values()))
                 live = {family: planned.get(family, any_family)[key] for family in FAMILIES}
                 for path, _family in paths:
-                    self._persist(path, read_boot_file(path),
-                                  lambda old: merge_nftables(old, boot_commands(live, comment), comment),
-                                  backend.check_boot_file, result, file_diffs)
+                    writes += self._persist(path, read_boot_file(path),
+                                            lambda old: merge_nftables(old, boot_commands(live, comment), comment),
+                                            backend.check_boot_file, result, file_diffs)
                 continue
             if not paths:
                 continue
@@ -496,9 +506,11 @@ class IcmpAllow(object):
             backend = firewall.backends[flavour]
             for path, family in paths:
                 owned = backend.owned_lines(planned[family][flavour], family, comment)
-                self._persist(path, read_boot_file(path),
-                              lambda old, owned=owned, path=path: merge_iptables(old, owned, comment, path),
-                              lambda text, family=family: backend.check_boot_file(family, text), result, file_diffs)
+                writes += self._persist(path, read_boot_file(path),
+                                        lambda old, owned=owned, path=path: merge_iptables(old, owned, comment, path),
+                                        lambda text, family=family: backend.check_boot_file(family, text), result,
+                                        file_diffs)
+        return writes
 
     def _boot_flavour(self, used):
         """The iptables flavour the boot files are restored with: the one the
@@ -516,16 +528,20 @@ class IcmpAllow(object):
         return flavour
 
     def _persist(self, path, old, merge, check, result, file_diffs):
-        """Bring the owned rules in ``path`` in step with the live ones."""
+        """[(path, new content)] when the owned rules in ``path`` differ from the live ones
+        after the run, else []."""
         new = merge(old)
         result["persisted"].append(path)
         if new == old:
-            return
-        check(new)
+            return []
+        try:
+            check(new)
+        except NlmError as error:
+            raise NlmError("%s with the owned rules would not load at boot (%s); nothing was changed: fix the file, "
+                           "or set persist to false" % (path, error), error.stderr, error.rc)
         result["changed"] = True
         file_diffs.append({"before_header": path, "after_header": path, "before": old, "after": new})
-        if not self.module.check_mode:
-            write_boot_file(path, new)
+        return [(path, new)]
 
 
 class IcmpAllowInfo(object):

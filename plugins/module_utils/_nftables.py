@@ -425,6 +425,7 @@ class NftablesBackend(object):
     def __init__(self, module, wait=0, commands=None):
         self._commands = commands or Commands(module)
         self._nft = module.get_bin_path("nft")
+        self._unshare = module.get_bin_path("unshare")
         self._saves = OrderedDict((prefix, module.get_bin_path(prefix + "-nft-save")) for prefix in _XTABLES_FAMILIES)
         self._ruleset = None
         self._models = {}
@@ -518,7 +519,18 @@ class NftablesBackend(object):
         return owned_copies(ruleset, table, chain, rule, comment)
 
     def check_boot_file(self, text):
-        """Let nft check, without changing anything, that ``text`` loads."""
+        """Let nft check, without changing anything, that ``text`` loads as the node's boot
+        loads it: into an empty ruleset, in a network namespace of its own. Checked against
+        the live ruleset, a file that needs what only the live ruleset holds (a table it
+        flushes but does not declare, say) would pass and then fail whole at boot. Where no
+        namespace can be made (no ``unshare``, or not allowed), the live check is what is left."""
+        if self._unshare is not None:
+            try:
+                self._commands.check([self._unshare, "--net", "--", self._nft, "-c", "-f", "-"], text)
+                return
+            except NlmError as error:
+                if not (error.stderr or "").startswith("unshare:"):
+                    raise
         self._commands.check([self._nft, "-c", "-f", "-"], text)
 
     def owned_lines(self, ruleset, family, comment):

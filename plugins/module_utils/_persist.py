@@ -160,23 +160,20 @@ def _mount_points():
         return {line.split()[4] for line in mountinfo}
 
 
-def write(path, text):
-    """Replace the content of ``path``, keeping its mode and owner: a new file beside it
-    renamed over it, so a reader never sees half of it; a file that is a mount point
-    itself (bind-mounted, as in containers and the lab) cannot be renamed over and is
-    rewritten in place."""
+def write(module, path, text):
+    """Replace the content of ``path``, keeping its mode, owner and security context: a new
+    file beside it moved over it with ``module.atomic_move``, so a reader never sees half of
+    it; a file that is a mount point itself (bind-mounted, as in containers and the lab)
+    cannot be renamed over and is rewritten in place."""
     if path in _mount_points():
         with open(path, "w") as handle:
             handle.write(text)
         return
-    status = os.stat(path)
     descriptor, temporary = tempfile.mkstemp(prefix=".nlm-", dir=os.path.dirname(path))
     try:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)
-        os.chmod(temporary, status.st_mode & 0o7777)
-        os.chown(temporary, status.st_uid, status.st_gid)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        module.atomic_move(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

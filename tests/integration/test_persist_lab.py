@@ -121,3 +121,26 @@ def test_persist_true_without_a_boot_file_fails_before_changing_anything(lab, ru
     assert ("persist is true, but none of /etc/iptables/rules.v4, /etc/sysconfig/iptables, /etc/iptables/rules.v6, "
             "/etc/sysconfig/ip6tables exists, so nothing restores the iptables-nft rules at boot") in completed.stdout
     assert lab.run("n1", ["nft", "-s", "list", "ruleset"]).stdout == before
+
+
+@pytest.mark.parametrize("lab", ["nftables"], indirect=True)
+def test_a_boot_file_that_loads_only_over_the_live_ruleset_stops_the_run_unchanged(lab, run_ansible, inventory):
+    """A configuration that deletes a table before declaring it loads over the live ruleset,
+    which has the table, and fails whole at boot, where the ruleset is empty. The module
+    checks the file as the boot loads it, before it changes anything: the run fails, and
+    neither the live firewall nor the file moved."""
+    saved = lab.run("n1", ["cat", "/etc/nftables.conf"]).stdout
+    fragile = "delete table inet filter\n" + saved.replace("flush ruleset\n", "")
+    lab.run("n1", ["tee", "/etc/nftables.conf"], input=fragile)
+    before = lab.run("n1", ["nft", "-s", "list", "ruleset"]).stdout
+    try:
+        lab.run("n1", ["nft", "-c", "-f", "/etc/nftables.conf"])
+        completed = run_ansible(["n1", "-m", "nodelatency.monitor.nlm_icmp_allow", "-a",
+                                 '{"interfaces": ["antrea-gw0"], "persist": true}'], inventory)
+        after = lab.run("n1", ["cat", "/etc/nftables.conf"]).stdout
+    finally:
+        lab.run("n1", ["tee", "/etc/nftables.conf"], input=saved)
+    assert "n1 | FAILED" in completed.stdout, completed.stdout
+    assert "/etc/nftables.conf with the owned rules would not load at boot" in completed.stdout
+    assert lab.run("n1", ["nft", "-s", "list", "ruleset"]).stdout == before
+    assert after == fragile

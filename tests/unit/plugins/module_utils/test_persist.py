@@ -11,6 +11,8 @@ import os
 import re
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import owned_lines, parse_save
@@ -152,7 +154,9 @@ def test_write_replaces_the_content_and_keeps_the_mode(tmp_path):
     path = tmp_path / "rules.v4"
     path.write_text("old\n")
     os.chmod(path, 0o600)
-    write(str(path), "new\n")
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec={})
+    write(module, str(path), "new\n")
     assert path.read_text() == "new\n"
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert os.listdir(tmp_path) == ["rules.v4"]

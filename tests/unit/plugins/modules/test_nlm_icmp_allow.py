@@ -65,7 +65,7 @@ class FakeFirewall:
         if command.endswith("-save") and len(argv) == 1:
             return 0, self.saves.get(command, ""), ""
         if command.endswith("-restore") and argv[1:] == ["--test"]:
-            return 0, "", ""
+            return self.fail.get(command + " --test", (0, "", ""))
         if command.endswith("-restore"):
             save = command[:-len("restore")] + "save"
             self.saves[save] = self.after.get(save, self.saves.get(save, ""))
@@ -391,6 +391,18 @@ def test_persist_merges_the_owned_rules_into_the_boot_file_of_the_flavour_iptabl
     assert ["/usr/sbin/iptables", "--version"] in run.argvs
     assert [data for argv, data in run.commands if argv == ["/usr/sbin/iptables-nft-restore", "--test"]] == [written]
     assert run.result["diff"][1]["after"] == written
+
+
+def test_a_boot_file_that_would_not_load_stops_the_run_before_the_firewall_changes(run_module, boot_files):
+    rules_v4 = boot_files / "rules.v4"
+    rules_v4.write_text(EMPTY)
+    firewall = FakeFirewall(fail={"iptables-nft-restore --test": (2, "", "iptables-restore: line 9 failed\n")})
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]}, respond=firewall)
+    assert run.failed
+    assert run.result["stderr"] == "iptables-restore: line 9 failed\n"
+    # the check came first: no transaction was committed, and the file is as it was
+    assert [argv for argv in run.argvs if argv[0].endswith("-restore") and argv[1:] != ["--test"]] == []
+    assert rules_v4.read_text() == EMPTY
 
 
 @pytest.mark.parametrize("ufw_conf, warned", [("ENABLED=yes\n", True), ("ENABLED=no\n", False), (None, False)])

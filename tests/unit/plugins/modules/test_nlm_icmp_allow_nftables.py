@@ -21,6 +21,9 @@ SAVE6 = "/usr/sbin/ip6tables-nft-save"
 IP = ["/usr/sbin/ip", "-j", "address", "show"]
 CHAINS = [NFT, "-j", "list", "chains"]
 JSON_INPUT = [NFT, "-j", "-f", "-"]
+UNSHARE = "/usr/sbin/unshare"
+# the boot file is checked as the boot loads it: into an empty ruleset, in a namespace of its own
+BOOT_CHECK = [UNSHARE, "--net", "--", NFT, "-c", "-f", "-"]
 READS = sorted([[SAVE], [SAVE6], CHAINS, IP])
 
 
@@ -30,9 +33,10 @@ class FakeHost:
     table (a JSON list command) or changes the ruleset."""
 
     def __init__(self, fixture_text, ruleset="empty.json", save=EMPTY_SAVE, save6=EMPTY_SAVE, after=None,
-                 check=(0, "", ""), texts=""):
+                 check=(0, "", ""), texts="", live_check=(0, "", "")):
         self.ruleset = fixture_text("nftables/" + ruleset)
         self.check = check
+        self.live_check = live_check
         self.after = fixture_text("nftables/" + after) if after else None
         self.saves = {"iptables-nft-save": save, "ip6tables-nft-save": save6}
         self.texts = texts
@@ -54,8 +58,10 @@ class FakeHost:
             family, name = listed_table(data)
             return 0, self._listing(lambda item: any((entry.get("family"), entry.get("table", entry.get("name")))
                                                      == (family, name) for entry in item.values())), ""
-        if argv == [NFT, "-c", "-f", "-"]:
+        if argv == BOOT_CHECK:
             return self.check
+        if argv == [NFT, "-c", "-f", "-"]:
+            return self.live_check
         if argv == JSON_INPUT or command.endswith("-restore"):
             self.changes.append((argv, data))
             self.ruleset = self.after or self.ruleset
@@ -371,7 +377,7 @@ def test_persist_checks_and_writes_the_block_into_the_nftables_configuration(run
         'insert rule inet filter output oifname "antrea-gw0" icmp type echo-reply accept comment "%s"' % TAG,
         'insert rule ip6 extra out oifname "antrea-gw0" icmpv6 type echo-reply accept comment "%s"' % TAG,
     ]
-    checks = [data for argv, data in run.commands if argv == [NFT, "-c", "-f", "-"]]
+    checks = [data for argv, data in run.commands if argv == BOOT_CHECK]
     assert checks == [written]
     assert run.result["diff"][1] == {"before_header": str(conf), "after_header": str(conf),
                                      "before": CONF, "after": written}
@@ -390,10 +396,28 @@ def test_a_configuration_nft_cannot_load_is_not_written(run_module, fixture_text
     conf = boot_files / "nftables.conf"
     conf.write_text(CONF)
     refused = (1, "", "Error: No such file or directory; did you mean table 'filter' in family inet?\n")
-    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]},
-                     respond=FakeHost(fixture_text, after="ruleset.json", check=refused))
-    assert run.failed and run.result["msg"] == "nlm_icmp_allow: nft failed (rc=1): see stderr"
+    host = FakeHost(fixture_text, after="ruleset.json", check=refused)
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]}, respond=host)
+    assert run.failed
+    assert run.result["msg"].startswith("nlm_icmp_allow: %s with the owned rules would not load at boot (" % conf)
+    assert run.result["msg"].endswith("nothing was changed: fix the file, or set persist to false")
+    assert run.result["stderr"] == refused[2]
     assert conf.read_text() == CONF
+    # checked before the live ruleset changed
+    assert host.changes == []
+
+
+def test_without_a_namespace_of_its_own_the_boot_file_is_checked_live(run_module, fixture_text, boot_files):
+    conf = boot_files / "nftables.conf"
+    conf.write_text(CONF)
+    host = FakeHost(fixture_text, after="ruleset.json", check=(1, "", "unshare: unshare failed: Operation not permitted\n"))
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]}, respond=host)
+    assert not run.failed, run.result
+    assert [argv for argv, _data in run.commands if argv[-3:] == ["-c", "-f", "-"]] == [BOOT_CHECK, [NFT, "-c", "-f", "-"]]
+    conf.write_text(CONF)
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "ip_versions": ["ipv4"]},
+                     respond=FakeHost(fixture_text, after="ruleset.json"), binaries={"nft": NFT, "unshare": None})
+    assert [argv for argv, _data in run.commands if argv[-3:] == ["-c", "-f", "-"]] == [[NFT, "-c", "-f", "-"]]
 
 
 def test_persist_true_without_a_boot_file_fails_before_changing_anything(run_module, fixture_text):
