@@ -28,7 +28,7 @@ import ipaddress
 import json
 import os
 import socket
-import tempfile
+import stat
 import time
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
@@ -127,18 +127,41 @@ def validate(params):
     return problems
 
 
+# root's own directory: in a directory everyone may write to (/run/lock, /tmp) any local
+# user could make a namespace's lock file first, or a link in its place, and hold up every run
+LOCK_DIRECTORY = "/run/nodelatency-monitor"
+
+
+def _lock_directory():
+    """LOCK_DIRECTORY, made if missing, once it is known to be a directory (not a link)
+    owned by root that not everyone may write to. The nlm role lets the agent's group
+    write to it when the agent repairs rules."""
+    try:
+        os.mkdir(LOCK_DIRECTORY, 0o755)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise NlmError("cannot make the lock directory %s (%s): run the task as root (become: true)"
+                       % (LOCK_DIRECTORY, error.strerror))
+    status = os.lstat(LOCK_DIRECTORY)
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != 0 or status.st_mode & stat.S_IWOTH:
+        raise NlmError("%s is not a directory owned by root that only root (and its group) may write to, so "
+                       "another user could hold up every run: remove it, and the next run makes it again"
+                       % LOCK_DIRECTORY)
+    return LOCK_DIRECTORY
+
+
 @contextmanager
 def namespace_lock(timeout):
     """Serialise runs on one network namespace: the xtables lock covers a single
     restore, this covers the read-plan-restore sequence, so concurrent runs do
     not both add the same missing rule."""
-    directory = "/run/lock" if os.path.isdir("/run/lock") else tempfile.gettempdir()
-    path = os.path.join(directory, "nodelatency-monitor-netns-%d.lock" % os.stat("/proc/self/ns/net").st_ino)
+    path = os.path.join(_lock_directory(), "netns-%d.lock" % os.stat("/proc/self/ns/net").st_ino)
     deadline = time.monotonic() + timeout
     try:
-        # read-only is enough for flock, and lets an unprivileged run reach the
-        # iptables-save that tells it to become root
-        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        # read-only is enough for flock, and lets a run as another user that may use the
+        # lock (the agent's) open a lock file root made; never through a link
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as error:
         raise NlmError("cannot open the lock file %s (%s): run the task as root (become: true)"
                        % (path, error.strerror))

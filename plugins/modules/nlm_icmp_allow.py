@@ -32,8 +32,8 @@ description:
     duplicates, filters that no longer drop). State V(absent) removes all owned rules of the listed
     interfaces, and the owned chains and jumps once no owned rule is left in them, which restores every
     flavour's ruleset to what it was before V(present).
-  - Runs on one network namespace are serialised with a lock file in C(/run/lock), so concurrent runs
-    do not add the same rule twice.
+  - Runs on one network namespace are serialised with a lock file in C(/run/nodelatency-monitor), a
+    directory of root's own, so concurrent runs do not add the same rule twice.
 author:
   - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:

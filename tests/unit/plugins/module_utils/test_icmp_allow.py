@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 
 import pytest
 
@@ -32,17 +33,44 @@ def test_each_problem_is_named(change, problem):
 
 @pytest.fixture
 def lock_directory(tmp_path, monkeypatch):
-    """The lock goes to tmp_path instead of /run/lock."""
-    real_isdir = os.path.isdir
-    monkeypatch.setattr(_icmp_allow.os.path, "isdir", lambda path: False if path == "/run/lock" else real_isdir(path))
-    monkeypatch.setattr(_icmp_allow.tempfile, "gettempdir", lambda: str(tmp_path))
-    return tmp_path
+    """The lock directory under tmp_path instead of /run."""
+    directory = tmp_path / "nodelatency-monitor"
+    monkeypatch.setattr(_icmp_allow, "LOCK_DIRECTORY", str(directory))
+    return directory
 
 
-def test_the_lock_is_per_network_namespace(lock_directory):
+def test_the_lock_is_per_network_namespace_in_roots_own_directory(lock_directory):
     with _icmp_allow.namespace_lock(0):
         (path,) = lock_directory.iterdir()
-    assert path.name == "nodelatency-monitor-netns-%d.lock" % os.stat("/proc/self/ns/net").st_ino
+    assert path.name == "netns-%d.lock" % os.stat("/proc/self/ns/net").st_ino
+    status = os.stat(lock_directory)
+    assert status.st_uid == 0 and stat.S_IMODE(status.st_mode) & 0o022 == 0
+
+
+@pytest.mark.parametrize("spoil", ["world-writable", "another owner", "a link"])
+def test_a_lock_directory_others_could_write_to_is_refused(lock_directory, tmp_path, spoil):
+    if spoil == "a link":
+        (tmp_path / "elsewhere").mkdir()
+        lock_directory.symlink_to(tmp_path / "elsewhere")
+    else:
+        lock_directory.mkdir()
+        if spoil == "world-writable":
+            os.chmod(lock_directory, 0o1777)
+        else:
+            os.chown(lock_directory, 1000, 1000)
+    with pytest.raises(NlmError, match="is not a directory owned by root that only root .* remove it"):
+        with _icmp_allow.namespace_lock(0):
+            pass
+
+
+def test_a_link_in_place_of_the_lock_file_is_not_followed(lock_directory, tmp_path):
+    lock_directory.mkdir()
+    target = tmp_path / "target"
+    (lock_directory / ("netns-%d.lock" % os.stat("/proc/self/ns/net").st_ino)).symlink_to(target)
+    with pytest.raises(NlmError, match="cannot open the lock file"):
+        with _icmp_allow.namespace_lock(0):
+            pass
+    assert not target.exists()
 
 
 def test_a_held_lock_times_out_with_advice(lock_directory):
