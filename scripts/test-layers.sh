@@ -70,7 +70,7 @@ for layer in "${layers[@]}"; do
         lint) lint ;;
         unit) pytest_layer unit tests/unit ;;
         # the slowest tests named, so that a layer that grows shows where
-        integration) pytest_layer integration tests/integration --durations=15 ;;
+        integration) pytest_layer integration tests/integration --durations=25 ;;
         molecule) molecule ;;
         *) echo "unknown test layer: $layer (sanity, lint, unit, integration, molecule)" >&2; exit 2 ;;
     esac

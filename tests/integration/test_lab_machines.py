@@ -25,8 +25,9 @@ pytestmark = pytest.mark.lab
 
 
 # iptables-nft machines boot, load their rules and reboot in test_agent_machines.py and
-# the Molecule scenario machines on every run; here the other two firewall services
-@pytest.fixture(scope="module", params=["nftables", "ufw"])
+# the Molecule scenario machines, nftables machines in the Molecule scenario
+# machines_nftables, on every run; here ufw's, which only this file boots
+@pytest.fixture(scope="module", params=["ufw"])
 def lab(request, module_lab_factory):
     return module_lab_factory(nodes=2, firewall=request.param, kind="machines")
 
@@ -62,8 +63,7 @@ def test_the_boot_firewall_drops_echo_both_ways_while_the_overlay_carries_tcp(la
     assert banner.startswith("SSH-"), banner
 
 
-RELOAD = {"iptables-nft": "sudo netfilter-persistent start", "nftables": "sudo systemctl restart nftables",
-          "ufw": "sudo systemctl restart ufw"}
+RELOAD = {"ufw": "sudo systemctl restart ufw"}
 
 
 def test_a_reboot_keeps_the_layer_and_loads_the_firewall_again(lab):
