@@ -170,6 +170,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import
 from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import gather, input_problems
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_allow import LOCALE_C
 from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import invalid_interface_names
+from ansible_collections.nodelatency.monitor.plugins.module_utils._respawn import respawn_with_library
 
 try:
     from pyroute2 import IPRoute
@@ -193,6 +194,7 @@ def main():
     )
     module.run_command_environ_update = LOCALE_C
     if IPRoute is None:
+        respawn_with_library("pyroute2")
         module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_IMPORT_ERROR)
     names = [module.params["gateway_interface"]]
     if module.params["transport_interface"] is not None:

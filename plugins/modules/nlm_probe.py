@@ -358,6 +358,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.nodelatency.monitor.plugins.module_utils._deferred_import import defer_import
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import interface_name_problem
+from ansible_collections.nodelatency.monitor.plugins.module_utils._respawn import respawn_with_library
 
 if __name__ == "__main__":
     # In the module's own process only (the action plugin imports this file for the
@@ -428,6 +429,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE,
                            supports_check_mode=True)
     if _probe.ICMPLIB_IMPORT_ERROR:
+        respawn_with_library("icmplib")
         module.fail_json(msg=missing_required_lib("icmplib"), exception=_probe.ICMPLIB_IMPORT_TRACEBACK)
     params = module.params
     problems = option_problems(params)

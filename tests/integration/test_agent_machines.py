@@ -16,6 +16,7 @@ listening socket.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 
@@ -147,6 +148,21 @@ def test_collect_renders_the_reports_of_the_agents_latest_cycles(lab, run_ansibl
         assert all(18e6 <= target["lastMeasuredRTTNanoseconds"] <= 50e6 for target in targets), targets
     assert "n1" in (tmp_path / "latency.txt").read_text() and (tmp_path / "latency.html").stat().st_size > 0
     assert "n2" in result.stdout
+
+
+def test_ad_hoc_modules_find_the_roles_venv_on_their_own(lab, run_ansible):
+    """The machines' Python has neither pyroute2 nor icmplib; the role put them into its
+    venv. An ad-hoc run with the node's own Python (no interpreter set) still works: the
+    modules run themselves again with the venv."""
+    n1, n2 = lab.nodes
+    assert ssh(lab, n1, "python3 -c 'import icmplib'", check=False).returncode != 0
+    targets = json.dumps({"targets": [n2.gateway_ipv4], "count": 1, "timeout": 1.0})
+    for module, args in (("nlm_facts", []), ("nlm_probe", ["-a", targets])):
+        result = run_ansible(["n1", "-m", "nodelatency.monitor." + module, *args], lab.inventory_path)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        assert "n1 | SUCCESS" in result.stdout, result.stdout[-3000:]
+    # the echo went out and came back: icmplib was there
+    assert re.search(r"^\s+received: 1$", result.stdout, re.M), result.stdout[-3000:]
 
 
 def test_echo_dropped_by_a_peer_shows_as_loss_within_two_intervals(lab):

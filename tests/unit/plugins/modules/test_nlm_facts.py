@@ -128,9 +128,12 @@ def test_bad_input_fails_before_anything_runs(run_module, fake_pyroute2, args, m
     assert run.commands == []
 
 
-def test_missing_pyroute2_says_which_library(run_module, monkeypatch):
+def test_missing_pyroute2_looks_for_the_roles_venv_then_says_which_library(run_module, monkeypatch):
     monkeypatch.setattr(nlm_facts, "IPRoute", None)
+    looked_for = []
+    monkeypatch.setattr(nlm_facts, "respawn_with_library", looked_for.append)
     run = run_module(nlm_facts.main, {})
+    assert looked_for == ["pyroute2"]
     assert run.failed
     assert "Failed to import the required Python library (pyroute2)" in run.result["msg"]
 
