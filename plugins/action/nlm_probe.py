@@ -19,6 +19,7 @@ from ansible_collections.nodelatency.monitor.plugins.plugin_utils._peer_addresse
     IP_VERSIONS,
     PEER_FACTS,
     PEER_VARIABLES,
+    addresses_by_name,
     peer_addresses,
 )
 
@@ -97,9 +98,15 @@ class ActionModule(ActionBase):
             rotation = int(time.time() // SECONDS_PER_ROTATION)
         targets = []
         unresolved = []
+        by_name = []
+        versions = tuple(IP_VERSIONS[name] for name in args["ip_versions"])
         for peer in rotating_subset(me, peers, args["max_peers"], rotation):
-            addresses = peer_addresses(peer, self._peer_vars(hostvars, peer), args["target"],
-                                       tuple(IP_VERSIONS[name] for name in args["ip_versions"]))
+            peer_vars = self._peer_vars(hostvars, peer)
+            addresses = peer_addresses(peer, peer_vars, args["target"], versions)
+            if not addresses:
+                addresses = addresses_by_name(peer, peer_vars, versions)
+                if addresses:
+                    by_name.append("%s (%s)" % (peer, ", ".join(addresses)))
             if addresses:
                 targets.append({"name": peer, "address": addresses})
             else:
@@ -109,6 +116,12 @@ class ActionModule(ActionBase):
                 "nlm_probe: no address known for %s; set nlm_probe_address for them, gather facts "
                 "(nodelatency.monitor.nlm_facts or setup), or set skip_unresolved: true" % ", ".join(unresolved))
         warnings = ["nlm_probe: skipping %s: no address known" % peer for peer in unresolved]
+        if by_name:
+            # a name's address is the controller's view, which may not be the one the
+            # nodes reach each other on: said once, with what pins it
+            warnings.append("nlm_probe: no variable or fact gives an address of %s: resolved their names on the "
+                            "controller; set nlm_probe_address or gather facts (nodelatency.monitor.nlm_facts) to "
+                            "choose the address" % "; ".join(by_name))
         return targets, warnings
 
     def _peer_vars(self, hostvars, peer):

@@ -15,7 +15,8 @@ description:
     O(hosts) with the addresses to probe - as a dict to pass through C(ansible.builtin.to_nice_json).
   - The addresses are resolved as M(nodelatency.monitor.nlm_probe) resolves them - C(nlm_probe_address),
     the C(nlm_gateway_*)/C(nlm_transport_*) variables, the facts of M(nodelatency.monitor.nlm_facts), the
-    default addresses of C(setup), C(ansible_host) - so that the agent probes what the probe module would.
+    default addresses of C(setup), C(ansible_host), and last the host's name resolved on the controller - so
+    that the agent probes what the probe module would.
   - A host without any address is left out and listed in the result's C(unresolved), for the role to report.
 options:
   _input:
@@ -75,7 +76,11 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.nodelatency.monitor.plugins.plugin_utils._peer_addresses import IP_VERSIONS, peer_addresses
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._peer_addresses import (
+    IP_VERSIONS,
+    addresses_by_name,
+    peer_addresses,
+)
 
 SETTING_NAMES = ("interval", "max_peers", "count", "probe_interval", "timeout", "payload_size", "rules")
 
@@ -98,7 +103,8 @@ def nlm_agent_peers(hostvars, source=None, hosts=None, target="auto", ip_version
     for host in hosts:
         if host == source:
             continue
-        addresses = peer_addresses(host, hostvars[host], target, versions)
+        addresses = peer_addresses(host, hostvars[host], target, versions) or addresses_by_name(
+            host, hostvars[host], versions)
         if addresses:
             peers.append({"name": host, "address": addresses})
         else:

@@ -30,7 +30,9 @@ description:
     C(ansible_facts.nlm) from M(nodelatency.monitor.nlm_facts); its default
     IPv4/IPv6 address facts; its C(ansible_host) when that is an IP address.
     C(nlm_probe_address) is taken as it is; otherwise each family comes from
-    the first source that knows it.
+    the first source that knows it. When none does, the peer's C(ansible_host)
+    (when a name) or inventory name is resolved on the controller, as ping
+    would resolve it, and a warning names the peers resolved so.
   - An ICMP error (for example destination unreachable) or an address that
     is not valid fails only that target, in its C(error) field.
   - The module never changes anything on the node.

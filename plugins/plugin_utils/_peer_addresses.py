@@ -7,6 +7,7 @@ and the nlm agent's peers file (the nlm_agent_peers filter)."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from ansible.errors import AnsibleActionFail
 
@@ -86,3 +87,25 @@ def peer_addresses(host, host_vars, target, versions=(4, 6)):
             if version in versions and version not in chosen:
                 chosen[version] = str(ipaddress.ip_address(str(candidate)))
     return [chosen[version] for version in sorted(chosen)]
+
+
+def addresses_by_name(host, host_vars, versions=(4, 6)):
+    """The last source of a peer's addresses: its ``ansible_host`` (when a name) or its
+    inventory name, resolved on the controller as ping would resolve it (getaddrinfo),
+    one address per family. [] when neither resolves."""
+    names = [name for name in (host_vars.get("ansible_host"), host)
+             if name and isinstance(name, str) and _ip_version(name) is None]
+    for name in dict.fromkeys(names):
+        try:
+            found = socket.getaddrinfo(name, None, type=socket.SOCK_RAW)
+        except (socket.gaierror, UnicodeError, OSError):
+            continue
+        chosen = {}
+        for _family, _type, _proto, _canonical, address in found:
+            text = address[0].split("%", 1)[0]
+            version = _ip_version(text)
+            if version in versions and version not in chosen:
+                chosen[version] = str(ipaddress.ip_address(text))
+        if chosen:
+            return [chosen[version] for version in sorted(chosen)]
+    return []

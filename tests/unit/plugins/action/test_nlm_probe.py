@@ -4,6 +4,7 @@ and through Ansible's own inventory, variable manager and templating."""
 from __future__ import annotations
 
 import math
+import socket
 from unittest.mock import MagicMock
 
 import pytest
@@ -53,6 +54,33 @@ DEFAULT_FACTS = {"default_ipv4": {"address": "198.18.5.5"}, "default_ipv6": {"ad
 ])
 def test_peer_addresses_in_order_of_sources(host_vars, target, expected):
     assert action.peer_addresses("n2", host_vars, target) == expected
+
+
+# What the controller's resolver knows in these tests: nothing else resolves, and no test
+# asks the real one.
+NAMES = {"node6.example.org": ["198.18.6.60", "2001:db8:6::60", "198.18.6.61"], "n5": ["fe80::5%eth0", "198.18.5.50"]}
+
+
+@pytest.fixture(autouse=True)
+def resolver(monkeypatch):
+    def getaddrinfo(name, port, type=0):  # pylint: disable=redefined-builtin
+        if name not in NAMES:
+            raise socket.gaierror(-2, "Name or service not known")
+        return [(socket.AF_INET6 if ":" in address else socket.AF_INET, type, 0, "", (address, 0))
+                for address in NAMES[name]]
+    monkeypatch.setattr(peer_address_resolution.socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.parametrize("host, host_vars, versions, expected", [
+    ("n6", {"ansible_host": "node6.example.org"}, (4, 6), ["198.18.6.60", "2001:db8:6::60"]),
+    ("n6", {"ansible_host": "node6.example.org"}, (6,), ["2001:db8:6::60"]),
+    # no ansible_host: the inventory name itself; a zone index is not part of the address
+    ("n5", {}, (4, 6), ["198.18.5.50", "fe80::5"]),
+    ("n7", {"ansible_host": "node7.example.org"}, (4, 6), []),
+    ("n7", {"ansible_host": "198.18.7.7"}, (4, 6), []),
+])
+def test_a_name_is_resolved_on_the_controller_as_the_last_source(host, host_vars, versions, expected):
+    assert peer_address_resolution.addresses_by_name(host, host_vars, versions) == expected
 
 
 EXPLICIT = {"nlm_probe_address": ["2001:db8:9::9", "198.18.9.9", "node9.example.org"]}
@@ -199,6 +227,17 @@ def test_run_skips_unresolved_peers_with_a_warning_each(task_vars):
     result = plugin.run(task_vars=task_vars(hosts))
     assert result["warnings"] == ["nlm_probe: skipping n2: no address known", "nlm_probe: skipping n4: no address known"]
     assert [target["name"] for target in plugin._execute_module.call_args.kwargs["module_args"]["targets"]] == ["n3"]
+
+
+def test_run_resolves_names_on_the_controller_last_and_says_so(task_vars):
+    plugin = make_action({})
+    hosts = {"n1": lab_host(1), "n6": {"ansible_host": "node6.example.org"}, "n3": lab_host(3)}
+    result = plugin.run(task_vars=task_vars(hosts))
+    targets = plugin._execute_module.call_args.kwargs["module_args"]["targets"]
+    assert {"name": "n6", "address": ["198.18.6.60", "2001:db8:6::60"]} in targets
+    assert result["warnings"] == [
+        "nlm_probe: no variable or fact gives an address of n6 (198.18.6.60, 2001:db8:6::60): resolved their names "
+        "on the controller; set nlm_probe_address or gather facts (nodelatency.monitor.nlm_facts) to choose the address"]
 
 
 def test_run_with_explicit_targets_does_not_look_at_the_inventory(task_vars):

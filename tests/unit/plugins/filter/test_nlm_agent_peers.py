@@ -4,12 +4,14 @@ a file the agent itself accepts."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nodelatency.monitor.plugins.filter.nlm_agent_peers import nlm_agent_peers
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils import _peer_addresses
 
 HOSTVARS = {
     "n1": {"nlm_traffic_mode": "encap", "nlm_gateway_ipv4": "198.19.1.1", "nlm_gateway_ipv6": "2001:db8:1:1::1"},
@@ -19,6 +21,23 @@ HOSTVARS = {
     "n3": {"nlm_probe_address": "198.18.0.13"},
     "n4": {},
 }
+
+
+@pytest.fixture(autouse=True)
+def resolver(monkeypatch):
+    """The controller's resolver knows node5 only."""
+    def getaddrinfo(name, port, type=0):  # pylint: disable=redefined-builtin
+        if name != "node5.example.org":
+            raise socket.gaierror(-2, "Name or service not known")
+        return [(socket.AF_INET, type, 0, "", ("198.18.0.15", 0))]
+    monkeypatch.setattr(_peer_addresses.socket, "getaddrinfo", getaddrinfo)
+
+
+def test_a_host_known_by_name_only_is_resolved_on_the_controller():
+    content = nlm_agent_peers(dict(HOSTVARS, n5={"ansible_host": "node5.example.org"}), source="n1",
+                              hosts=["n1", "n4", "n5"])
+    assert content["peers"] == [{"name": "n5", "address": ["198.18.0.15"]}]
+    assert content["unresolved"] == ["n4"]
 
 
 def test_every_other_host_with_the_addresses_the_probe_module_would_use():
