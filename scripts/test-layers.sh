@@ -6,7 +6,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bin="$root/.venv/bin"
 layers=("$@")
-[ "${#layers[@]}" -gt 0 ] || layers=(sanity lint unit integration molecule)
+[ "${#layers[@]}" -gt 0 ] || layers=(sanity lint unit compat integration molecule)
 
 banner() { printf '\n=== %s ===\n' "$*"; }
 
@@ -49,6 +49,61 @@ lint() {
     "$bin/ansible-lint" --profile production
 }
 
+# ansible-core releases supported today besides the one of .venv (which runs every
+# layer), each with a Python it supports: their unit tests, side by side
+COMPAT_RELEASES=("2.20:3.12" "2.21:3.13")
+
+# A Python X.Y that runs: on PATH, else one pyenv installed (its shims run only the
+# versions pyenv is told to use)
+find_python() {
+    local candidate
+    for candidate in "$(command -v "python$1" 2>/dev/null)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/"python$1"; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c "" 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+compat_release() {
+    local release="$1" python venv="$root/.cache/compat/$1"
+    if ! python="$(find_python "$2")"; then
+        echo "compat: no Python $2 found: install it (pyenv install $2) to test ansible-core $release" >&2
+        return 1
+    fi
+    if [ ! -e "$venv/.installed" ] || [ "$root/requirements-compat.txt" -nt "$venv/.installed" ] \
+            || [ "$root/roles/nlm/files/requirements-node.txt" -nt "$venv/.installed" ]; then
+        rm -rf "$venv"
+        "$python" -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "ansible-core~=$release.0" \
+            -r "$root/requirements-compat.txt" > "$venv/pip.log" 2>&1 || { cat "$venv/pip.log"; return 1; }
+        touch "$venv/.installed"
+    fi
+    echo "--- $("$venv/bin/ansible" --version | head -1) on $("$venv/bin/python" --version)"
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit
+}
+
+compat() {
+    banner "unit tests on ansible-core ${COMPAT_RELEASES[*]%%:*}"
+    mkdir -p "$root/.cache/compat"
+    local spec pids=() logs=() status=0 index
+    for spec in "${COMPAT_RELEASES[@]}"; do
+        logs+=("$root/.cache/compat/${spec%%:*}.log")
+        compat_release "${spec%%:*}" "${spec##*:}" > "${logs[-1]}" 2>&1 &
+        pids+=($!)
+    done
+    for index in "${!pids[@]}"; do
+        wait "${pids[$index]}" || status=1
+        grep -m1 '^--- ' "${logs[$index]}" || true
+        tail -n 1 "${logs[$index]}"
+    done
+    if [ "$status" -ne 0 ]; then
+        for index in "${!logs[@]}"; do cat "${logs[$index]}"; done
+    fi
+    return "$status"
+}
+
 molecule() {
     banner "molecule"
     if ! find extensions/molecule -name molecule.yml -print -quit | grep -q .; then
@@ -69,9 +124,10 @@ for layer in "${layers[@]}"; do
         sanity) sanity ;;
         lint) lint ;;
         unit) pytest_layer unit tests/unit ;;
+        compat) compat ;;
         # the slowest tests named, so that a layer that grows shows where
         integration) pytest_layer integration tests/integration --durations=25 ;;
         molecule) molecule ;;
-        *) echo "unknown test layer: $layer (sanity, lint, unit, integration, molecule)" >&2; exit 2 ;;
+        *) echo "unknown test layer: $layer (sanity, lint, unit, compat, integration, molecule)" >&2; exit 2 ;;
     esac
 done
