@@ -34,11 +34,11 @@ help:
 	@scripts/setup-system.sh
 	@touch $@
 
-$(VENV)/.installed: requirements.txt roles/nlm/files/requirements-node.txt
+$(VENV)/.installed: test-requirements.txt roles/nlm/files/requirements-node.txt
 	@mkdir -p .cache
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "setup: installing Python packages into $(VENV)"
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt > .cache/pip.log 2>&1 \
+	@$(PY) -m pip install -q --disable-pip-version-check -r test-requirements.txt > .cache/pip.log 2>&1 \
 		|| { cat .cache/pip.log; exit 1; }
 	@touch $@
 
