@@ -32,7 +32,9 @@ sanity() {
     mkdir -p "$root/.cache"
     local tree
     tree="$(mktemp -d "$root/.cache/sanity.XXXXXX")"
-    trap 'rm -rf "$tree"' RETURN
+    # removed when sanity returns, and the trap with it (it would fire again on the
+    # caller's return, with tree gone)
+    trap 'rm -rf "$tree"; trap - RETURN' RETURN
     local dest="$tree/ansible_collections/nodelatency/monitor"
     local extra_args=()
     read -r -a extra_args <<< "${SANITY_ARGS:-}"
@@ -114,13 +116,8 @@ molecule() {
     "$bin/python" -m pytest tests/molecule
 }
 
-previous=""
-for layer in "${layers[@]}"; do
-    # reported here rather than at the end, so that make test closes on pytest's summary
-    [ -z "$previous" ] || printf '\n(%s took %ss)\n' "$previous" "$((SECONDS - started))"
-    started=$SECONDS
-    previous=$layer
-    case "$layer" in
+run_layer() {
+    case "$1" in
         sanity) sanity ;;
         lint) lint ;;
         unit) pytest_layer unit tests/unit ;;
@@ -128,6 +125,50 @@ for layer in "${layers[@]}"; do
         # the slowest tests named, so that a layer that grows shows where
         integration) pytest_layer integration tests/integration --durations=25 ;;
         molecule) molecule ;;
-        *) echo "unknown test layer: $layer (sanity, lint, unit, compat, integration, molecule)" >&2; exit 2 ;;
+        *) echo "unknown test layer: $1 (sanity, lint, unit, compat, integration, molecule)" >&2; exit 2 ;;
     esac
+}
+
+# ansible-test sanity keeps about one core busy for a minute and a half: the layers that
+# need no lab (lint, unit, compat) run beside it, each into its own log, shown after it in order
+BESIDE_SANITY=(lint unit compat)
+beside=()
+if [[ " ${layers[*]} " == *" sanity "* ]]; then
+    for layer in "${BESIDE_SANITY[@]}"; do
+        [[ " ${layers[*]} " == *" $layer "* ]] && beside+=("$layer")
+    done
+fi
+
+previous=""
+declare -A done_beside=()
+for layer in "${layers[@]}"; do
+    [ -z "${done_beside[$layer]:-}" ] || continue
+    # reported here rather than at the end, so that make test closes on pytest's summary
+    [ -z "$previous" ] || printf '\n(%s took %ss)\n' "$previous" "$((SECONDS - started))"
+    started=$SECONDS
+    previous=$layer
+    if [ "$layer" = sanity ] && [ "${#beside[@]}" -gt 0 ]; then
+        mkdir -p "$root/.cache/layers"
+        pids=()
+        for other in "${beside[@]}"; do
+            ( run_layer "$other" ) > "$root/.cache/layers/$other.log" 2>&1 &
+            pids+=($!)
+        done
+        sanity_status=0
+        run_layer sanity || sanity_status=$?
+        failed=""
+        for index in "${!beside[@]}"; do
+            other="${beside[$index]}"
+            other_status=0
+            wait "${pids[$index]}" || other_status=$?
+            cat "$root/.cache/layers/$other.log"
+            printf '\n(%s, beside sanity: %s)\n' "$other" "$([ "$other_status" -eq 0 ] && echo passed || echo FAILED)"
+            [ "$other_status" -eq 0 ] || failed="$failed $other"
+            done_beside[$other]=1
+        done
+        [ "$sanity_status" -eq 0 ] || exit "$sanity_status"
+        [ -z "$failed" ] || { echo "failed beside sanity:$failed" >&2; exit 1; }
+        continue
+    fi
+    run_layer "$layer"
 done

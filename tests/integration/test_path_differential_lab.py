@@ -29,7 +29,7 @@ import nlmrules
 
 pytestmark = pytest.mark.lab
 
-CASES = int(os.environ.get("NLM_DIFF_CASES", "200"))
+CASES = int(os.environ.get("NLM_DIFF_CASES", "140"))
 NODES_AT_ONCE = 20
 SEED = int(os.environ.get("NLM_DIFF_SEED") or random.SystemRandom().randrange(1 << 32))
 
