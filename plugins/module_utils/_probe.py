@@ -207,8 +207,7 @@ def _new_record(error=None):
 
 
 def _summarize(record):
-    by_sequence = record["rtts"]
-    rtts = [by_sequence[sequence] for sequence in sorted(by_sequence)] if len(by_sequence) > 1 else list(by_sequence.values())
+    rtts = [record["rtts"][sequence] for sequence in sorted(record["rtts"])]
     result = {
         "sent": record["sent"],
         "received": len(rtts),

@@ -27,18 +27,17 @@ def rtt_summary(rtts_ns):
     without samples; jitter needs two.
     """
     if not rtts_ns:
-        return dict(_NO_SUMMARY)
+        return dict.fromkeys(
+            ("min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms"))
     count = len(rtts_ns)
     mean = sum(rtts_ns) / count
+    variance = sum((rtt - mean) ** 2 for rtt in rtts_ns) / count
     ordered = sorted(rtts_ns)
     middle = count // 2
     median = ordered[middle] if count % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    if count == 1:
-        # the agent's and Antrea's one echo per cycle: nothing spreads
-        return {"min_rtt_ms": _ms(mean), "avg_rtt_ms": _ms(mean), "max_rtt_ms": _ms(mean),
-                "median_rtt_ms": _ms(median), "stddev_rtt_ms": 0.0, "jitter_ms": None}
-    variance = sum([(rtt - mean) ** 2 for rtt in rtts_ns]) / count
-    jitter = _ms(sum([abs(later - earlier) for earlier, later in zip(rtts_ns, rtts_ns[1:])]) / (count - 1))
+    jitter = None
+    if count > 1:
+        jitter = _ms(sum(abs(later - earlier) for earlier, later in zip(rtts_ns, rtts_ns[1:])) / (count - 1))
     return {
         "min_rtt_ms": _ms(ordered[0]),
         "avg_rtt_ms": _ms(mean),
@@ -49,12 +48,9 @@ def rtt_summary(rtts_ns):
     }
 
 
-_NO_SUMMARY = dict.fromkeys(("min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms"))
-
-
 def rtts_ms(rtts_ns):
     """RTTs in milliseconds."""
-    return [round(rtt / _NS_PER_MS, _MS_DIGITS) for rtt in rtts_ns]
+    return [_ms(rtt) for rtt in rtts_ns]
 
 
 def loss_ratio(sent, received):
