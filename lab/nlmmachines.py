@@ -14,7 +14,13 @@ its root, and the tmpfs that systemd-nspawn needs at /run/systemd/nspawn is the 
 A supervisor process per machine (``nlmmachines.py supervise``) runs systemd-nspawn and
 starts it again when the machine reboots (systemd-nspawn then exits with status 133),
 in the same namespace with the same layer; ``down`` powers the machines off and removes
-every process, mount, layer and key.
+every process, mount, layer, cgroup and key.
+
+Each machine has a cgroup of its own (``nlm-machines/<machine>`` under the one the lab
+runs in): with --keep-unit and no systemd on the host, systemd-nspawn puts its payload
+in the caller's cgroup, and two machines booted from one cgroup would share it. Their
+systemds would then create and remove each other's unit cgroups, and a unit of one
+machine fails at random ("Failed at step CGROUP ... No such file or directory").
 """
 
 from __future__ import annotations
@@ -153,6 +159,77 @@ def release_nspawn_tmpfs() -> None:
     with nspawn_lock():
         if os.path.ismount(NSPAWN_RUN) and not _machines_running():
             subprocess.run(["umount", str(NSPAWN_RUN)], check=False)
+
+
+CGROUP_PARENT = "nlm-machines"
+CGROUPS_FILE = "cgroups"
+
+
+def cgroup_directories() -> list[Path]:
+    """This process's cgroup directory in each hierarchy a booted systemd keeps its units
+    in: the unified one (cgroup2) and, on a hybrid host, the named systemd one."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _hierarchy, controllers, path = line.split(":", 2)
+        own[controllers] = path
+    directories = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        dash = fields.index("-")
+        root, mount_point, fstype, options = fields[3], fields[4], fields[dash + 1], fields[dash + 3]
+        key = "" if fstype == "cgroup2" else "name=systemd" if (
+            fstype == "cgroup" and "name=systemd" in options.split(",")) else None
+        if key is None or key not in own:
+            continue
+        relative = os.path.relpath(own[key], root)
+        if not relative.startswith(".."):
+            directories.append(Path(mount_point, relative))
+    return directories
+
+
+def enter_machine_cgroup(machine: str, record: Path) -> list[Path]:
+    """Move this process into a new cgroup of the machine's own in every hierarchy of
+    cgroup_directories(), recording them in ``record``; returns where it was."""
+    before = cgroup_directories()
+    created = [directory / CGROUP_PARENT / machine for directory in before]
+    record.write_text("".join("%s\n" % path for path in created))
+    for path in created:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "cgroup.procs").write_text("%d\n" % os.getpid())
+    return before
+
+
+def leave_machine_cgroup(before: list[Path], record: Path) -> None:
+    for path in before:
+        with contextlib.suppress(OSError):
+            (path / "cgroup.procs").write_text("%d\n" % os.getpid())
+    remove_machine_cgroups(record)
+
+
+def remove_machine_cgroups(record: Path, kill: bool = False, attempts: int = 20) -> None:
+    """Remove the cgroups ``record`` lists, deepest first, and their parent once no
+    machine uses it (with ``kill``, killing what still runs in them first); a cgroup
+    whose last process is still exiting is busy a moment."""
+    if not record.exists():
+        return
+    for line in record.read_text().splitlines():
+        path = Path(line)
+        for _attempt in range(attempts):
+            if kill:
+                for procs in path.rglob("cgroup.procs"):
+                    with contextlib.suppress(OSError):
+                        for pid in procs.read_text().split():
+                            os.kill(int(pid), signal.SIGKILL)
+            if not path.exists():
+                break
+            for directory, _dirs, _files in os.walk(path, topdown=False):
+                with contextlib.suppress(OSError):
+                    os.rmdir(directory)
+            if path.exists():
+                time.sleep(0.05)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+    record.unlink()
 
 
 def _append(path: Path, text: str) -> None:
@@ -340,7 +417,7 @@ class Machines:
                               self.inside(node, ["journalctl", "-b", "--no-pager", "-o", "short-monotonic",
                                                  "-u", "systemd-user-sessions", "-p", "warning"])))
 
-    def _init_pid(self, node):
+    def init_pid(self, node):
         """The machine's PID 1 as the host sees it: supervisor -> systemd-nspawn -> systemd."""
         try:
             pid = int((self._node_dir(node) / "pid").read_text())
@@ -353,7 +430,7 @@ class Machines:
     def inside(self, node, argv: list[str], timeout: float = 20) -> str:
         """What ``argv`` prints run as root inside the machine, entered from the host (nsenter),
         for a failure message when SSH does not let anyone in."""
-        pid = self._init_pid(node)
+        pid = self.init_pid(node)
         if pid is None:
             return "(machine not running)"
         try:
@@ -443,6 +520,9 @@ class Machines:
                     os.killpg(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        # what a killed supervisor left behind
+        for record in self.dir.glob("*/" + CGROUPS_FILE) if self.dir.is_dir() else ():
+            remove_machine_cgroups(record, kill=True)
         release_nspawn_tmpfs()
 
 
@@ -511,6 +591,9 @@ def supervise(argv: list[str], log: Path) -> int:
     with the namespace's firewall emptied as a reboot empties a kernel's (and the lab's
     delay hooks put back once it is up)."""
     netns = next(arg.rsplit("/", 1)[1] for arg in argv if arg.startswith("--network-namespace-path="))
+    machine = next(arg.split("=", 1)[1] for arg in argv if arg.startswith("--machine="))
+    cgroups = log.parent / CGROUPS_FILE
+    before = enter_machine_cgroup(machine, cgroups)
     child = None
     rebooted = False
 
@@ -521,16 +604,19 @@ def supervise(argv: list[str], log: Path) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while True:
-        with open(log, "a", encoding="utf-8") as handle:
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle)
-            if rebooted:
-                threading.Thread(target=restore_delay_hooks, args=(netns, log.parent), daemon=True).start()
-            status = child.wait()
-        if status != REBOOT_STATUS:
-            return status
-        reset_netfilter(netns)
-        rebooted = True
+    try:
+        while True:
+            with open(log, "a", encoding="utf-8") as handle:
+                child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle)
+                if rebooted:
+                    threading.Thread(target=restore_delay_hooks, args=(netns, log.parent), daemon=True).start()
+                status = child.wait()
+            if status != REBOOT_STATUS:
+                return status
+            reset_netfilter(netns)
+            rebooted = True
+    finally:
+        leave_machine_cgroup(before, cgroups)
 
 
 if __name__ == "__main__":

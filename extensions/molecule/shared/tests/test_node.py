@@ -138,6 +138,11 @@ def machine_state(host):
     return _MACHINE[name]
 
 
+def shown(lines):
+    """The whole state in a failure's message: pytest cuts a list's repr short."""
+    return "\n" + "\n".join(lines)
+
+
 @ONLY_MACHINES
 def test_a_machine_runs_the_modules_from_the_collections_virtual_environment(host):
     """Debian's python3 has neither pyroute2 nor icmplib: the role put them into a venv of
@@ -145,13 +150,13 @@ def test_a_machine_runs_the_modules_from_the_collections_virtual_environment(hos
     lines = machine_state(host)
     assert "system-pyroute2=no" in lines
     venv = {line.split()[1].split("==")[0] for line in lines if line.startswith("venv: ") and "==" in line}
-    assert {"pyroute2", "icmplib"} <= venv, lines
+    assert {"pyroute2", "icmplib"} <= venv, shown(lines)
 
 
 @ONLY_MACHINES
 def test_a_machine_loads_its_rules_with_its_own_boot_service(host):
     lines = machine_state(host)
-    assert "enabled=enabled" in lines and "active=active" in lines, lines
+    assert "enabled=enabled" in lines and "active=active" in lines, shown(lines)
 
 
 @pytest.mark.skipif(os.environ.get("NLM_EXPECT_AGENT") != "yes", reason="the scenario does not run the agent")
@@ -160,8 +165,8 @@ def test_the_agent_runs_exactly_while_monitoring_is_on(host):
     off leaves no service, user or file of it."""
     lines = machine_state(host)
     if ENABLED:
-        assert "agent=active" in lines and "agent-user=yes" in lines, lines
-        assert any(line.startswith("agent-socket: ") for line in lines), lines
+        assert "agent=active" in lines and "agent-user=yes" in lines, shown(lines)
+        assert any(line.startswith("agent-socket: ") for line in lines), shown(lines)
     else:
-        assert "agent=active" not in lines and "agent-user=no" in lines, lines
-        assert [line for line in lines if line.startswith(("agent-file: ", "agent-socket: "))] == [], lines
+        assert "agent=active" not in lines and "agent-user=no" in lines, shown(lines)
+        assert [line for line in lines if line.startswith(("agent-file: ", "agent-socket: "))] == [], shown(lines)
