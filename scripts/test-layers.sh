@@ -55,33 +55,9 @@ lint() {
 # layer), each with a Python it supports: their unit tests, side by side
 COMPAT_RELEASES=("2.20:3.12" "2.21:3.13")
 
-# A Python X.Y that runs: on PATH, else one pyenv installed (its shims run only the
-# versions pyenv is told to use)
-find_python() {
-    local candidate
-    for candidate in "$(command -v "python$1" 2>/dev/null)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/"python$1"; do
-        if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c "" 2>/dev/null; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    return 1
-}
-
 compat_release() {
-    local release="$1" python venv="$root/.cache/compat/$1"
-    if ! python="$(find_python "$2")"; then
-        echo "compat: no Python $2 found: install it (pyenv install $2) to test ansible-core $release" >&2
-        return 1
-    fi
-    if [ ! -e "$venv/.installed" ] || [ "$root/requirements-compat.txt" -nt "$venv/.installed" ] \
-            || [ "$root/roles/nlm/files/requirements-node.txt" -nt "$venv/.installed" ]; then
-        rm -rf "$venv"
-        "$python" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check "ansible-core~=$release.0" \
-            -r "$root/requirements-compat.txt" > "$venv/pip.log" 2>&1 || { cat "$venv/pip.log"; return 1; }
-        touch "$venv/.installed"
-    fi
+    local venv
+    venv="$(scripts/compat-venv.sh "$1" "$2")" || return 1
     echo "--- $("$venv/bin/ansible" --version | head -1) on $("$venv/bin/python" --version)"
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: nlm_agent_peers
 short_description: The peers file of one node's nlm agent, from the inventory
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - nodelatency.monitor contributors (@nodelatency)
 description:

@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from ansible_collections.nodelatency.monitor.tests.unit.fixtures import antrea_agent_conf
+
 COMMENT = "nodelatency.monitor"
 SAVE_COMMANDS = ("iptables-save", "ip6tables-save")
 COUNTERS_AND_STAMPS = re.compile(r"^#.*$|\[\d+:\d+\]", re.M)
@@ -73,14 +75,16 @@ def test_the_transport_interface_is_found_by_cidr_and_every_rule_names_it(site, 
 def test_nlm_enabled_auto_follows_the_feature_gate_of_antrea_agent_conf(site, rulesets, lab, tmp_path):
     before = rulesets()
 
-    def agent_conf(gate: bool) -> str:
-        return (f"featureGates:\n  NodeLatencyMonitor: {str(gate).lower()}\n"
-                "trafficEncapMode: networkPolicyOnly\ntransportInterface: eth0\n")
+    def agent_conf(gates: dict) -> str:
+        # as Antrea's Helm chart renders it; the agent matches the mode ignoring case
+        return antrea_agent_conf.render(feature_gates=gates, traffic_encap_mode="NetworkPolicyOnly",
+                                        transport_interface="eth0")
 
     # the inventory's per-host mode and interface are left to the agent configuration
     common = {"nlm_enabled": "auto", "nlm_traffic_mode": "auto", "nlm_transport_interface": ""}
     conf_path = tmp_path / "antrea-agent.conf"
-    conf_path.write_text(agent_conf(True))
+    # the gate itself unset: the global toggle of alpha gates turns it on
+    conf_path.write_text(agent_conf({"AllAlpha": True}))
     result = site({**common, "nlm_antrea_agent_conf": str(conf_path), "nlm_probe_count": 1})
     assert result.returncode == 0, result.stdout + result.stderr
     assert lab.ping("n1", lab.node("n2").transport_ipv4)
@@ -88,8 +92,8 @@ def test_nlm_enabled_auto_follows_the_feature_gate_of_antrea_agent_conf(site, ru
         assert len(owned_accept_rules(ruleset)) == 4
         assert all(" eth0 " in rule for rule in owned_accept_rules(ruleset))
 
-    # the configuration given as content this time, with the gate closed
-    result = site({**common, "nlm_antrea_agent_conf": agent_conf(False)})
+    # the configuration given as content this time, the chart's defaults: the alpha gate is off
+    result = site({**common, "nlm_antrea_agent_conf": agent_conf({})})
     assert result.returncode == 0, result.stdout + result.stderr
     assert not lab.ping("n1", lab.node("n2").transport_ipv4)
     assert rulesets() == before
@@ -100,6 +104,15 @@ def test_nlm_enabled_auto_without_an_agent_conf_is_refused(site, rulesets):
     result = site({"nlm_enabled": "auto"})
     assert result.returncode != 0
     assert "auto needs nlm_antrea_agent_conf" in result.stdout
+    assert rulesets() == before
+
+
+def test_an_agent_conf_the_agent_would_refuse_is_refused_before_anything_changes(site, rulesets):
+    before = rulesets()
+    conf = antrea_agent_conf.render(feature_gates={"NodeLatencyMonitor": '"true"'})
+    result = site({"nlm_enabled": "auto", "nlm_antrea_agent_conf": conf})
+    assert result.returncode != 0
+    assert "featureGates.NodeLatencyMonitor is 'true', which the Antrea agent refuses" in result.stdout
     assert rulesets() == before
 
 
