@@ -77,6 +77,16 @@ def _cached_build(target: Path, argv_into, failure: str) -> Path:
     if (target / ".complete").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    # one build at a time: make test builds the images ahead, beside sanity, while a
+    # test that needs one waits for it here
+    with open(target.parent / (target.name + ".lock"), "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / ".complete").exists():
+            return target
+        return _build(target, argv_into, failure)
+
+
+def _build(target: Path, argv_into, failure: str) -> Path:
     building = target.parent / ("building-%s-%d" % (target.name, os.getpid()))
     shutil.rmtree(building, ignore_errors=True)
     argv = argv_into(building)
@@ -619,7 +629,25 @@ def supervise(argv: list[str], log: Path) -> int:
         leave_machine_cgroup(before, cgroups)
 
 
+def prepare() -> None:
+    """Build every image and download the wheels the machines need, side by side."""
+    threads = [threading.Thread(target=build, args=args) for build, args in
+               ((base_image, (PACKAGES,)), (base_image, (UFW_PACKAGES,)), (wheel_directory, ()))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "supervise":
         sys.exit(supervise(sys.argv[3:], Path(sys.argv[2])))
-    sys.exit("usage: nlmmachines.py supervise LOG systemd-nspawn ARGS...")
+    if sys.argv[1:] == ["prepare"]:
+        prepare()
+        try:
+            for ready in (base_image(PACKAGES), base_image(UFW_PACKAGES), wheel_directory()):
+                print("nlmmachines: ready: %s" % ready)
+        except MachineError as error:
+            sys.exit("nlmmachines: %s" % error)
+        sys.exit(0)
+    sys.exit("usage: nlmmachines.py supervise LOG systemd-nspawn ARGS... | nlmmachines.py prepare")

@@ -115,10 +115,35 @@ if [[ " ${layers[*]} " == *" sanity "* ]]; then
     done
 fi
 
+# The machines' images (a minute of mmdebstrap each, from a fresh clone) and the node
+# libraries' wheels are made beside sanity too, ahead of the layers that boot machines,
+# which otherwise make them in their first test while nothing else runs
+prepare_pid=""
+if [[ " ${layers[*]} " == *" sanity "* && " ${layers[*]} " =~ \ (integration|molecule)\  ]]; then
+    mkdir -p "$root/.cache/layers"
+    "$bin/python" lab/nlmmachines.py prepare > "$root/.cache/layers/machines.log" 2>&1 &
+    prepare_pid=$!
+fi
+
+wait_for_machines() {
+    [ -n "$prepare_pid" ] || return 0
+    if wait "$prepare_pid"; then
+        printf '(machine images and wheels, made beside sanity: ready)\n'
+    else
+        # the tests that need them try again and fail with what to do
+        printf '(machine images and wheels, made beside sanity: FAILED)\n'
+        cat "$root/.cache/layers/machines.log"
+    fi
+    prepare_pid=""
+}
+# a layer that fails ends the run: the images are finished, not left half made
+trap '[ -z "$prepare_pid" ] || wait "$prepare_pid" || true' EXIT
+
 previous=""
 declare -A done_beside=()
 for layer in "${layers[@]}"; do
     [ -z "${done_beside[$layer]:-}" ] || continue
+    case "$layer" in integration|molecule) wait_for_machines ;; esac
     # reported here rather than at the end, so that make test closes on pytest's summary
     [ -z "$previous" ] || printf '\n(%s took %ss)\n' "$previous" "$((SECONDS - started))"
     started=$SECONDS

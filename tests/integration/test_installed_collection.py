@@ -3,9 +3,9 @@
 The tarball `ansible-galaxy collection build` makes is installed with `ansible-galaxy
 collection install` into a home of its own, and run from a directory that holds nothing
 but the lab's inventory: no ansible.cfg, no checkout on any collection path, no
-ANSIBLE_* variable. There the site playbook turns the feature on (a real ping passes),
-the README's ad-hoc probe measures every peer, and the site playbook turns it off again
-(the rulesets are as they were). The controller is ansible-core 2.21 on Python 3.13,
+ANSIBLE_* variable. There the site playbook turns the feature on as antrea-agent.conf
+says (a real ping passes), the README's ad-hoc probe measures every peer, and the site
+playbook turns it off again as the file says (the rulesets are as they were). The controller is ansible-core 2.21 on Python 3.13,
 from the compat layer's virtual environment (scripts/compat-venv.sh makes it if absent).
 """
 
@@ -18,12 +18,14 @@ import subprocess
 
 import pytest
 
+from ansible_collections.nodelatency.monitor.tests.unit.fixtures import antrea_agent_conf
 from nlmlab import REPO
 
 pytestmark = pytest.mark.lab
 
 NEWEST = ("2.21", "3.13")
 SAVES = ("iptables-save", "ip6tables-save")
+COMMENT = "nodelatency.monitor"
 
 
 def rulesets(lab):
@@ -75,19 +77,37 @@ def installed(user, tmp_path_factory):
     return tarball
 
 
+def owned_accept_rules(lines):
+    return [line for line in lines if COMMENT in line and line.endswith("-j ACCEPT")]
+
+
 def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, user, module_lab_factory):
-    lab = module_lab_factory(nodes=2, firewall="iptables-nft", mode="encap")
-    inventory = user.work / "inventory.yml"
-    inventory.write_text(lab.inventory_path.read_text())
+    """The toggle read from antrea-agent.conf as Antrea's chart renders it, as the agent
+    reads it: on through the alpha toggle (the gate itself unset) with the mode spelt
+    NetworkPolicyOnly, off with the chart's defaults."""
+    lab = module_lab_factory(nodes=2, firewall="iptables-nft", mode="networkPolicyOnly")
+    (user.work / "inventory.yml").write_text(lab.inventory_path.read_text())
     n1, n2 = lab.nodes
     before = rulesets(lab)
-    assert not lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
+    assert not lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)
 
-    on = user("ansible-playbook", "-i", "inventory.yml", "nodelatency.monitor.site", "-e", "nlm_enabled=true")
+    def agent_conf(gates):
+        return antrea_agent_conf.render(feature_gates=gates, traffic_encap_mode="NetworkPolicyOnly",
+                                        transport_interface="eth0")
+
+    # the inventory's per-host mode and interface are left to the agent configuration
+    common = {"nlm_enabled": "auto", "nlm_traffic_mode": "auto", "nlm_transport_interface": ""}
+    (user.work / "antrea-agent.conf").write_text(agent_conf({"AllAlpha": True}))
+    (user.work / "on.json").write_text(json.dumps({**common, "nlm_antrea_agent_conf": "antrea-agent.conf"}))
+    on = user("ansible-playbook", "-i", "inventory.yml", "nodelatency.monitor.site", "-e", "@on.json")
     assert on.returncode == 0, on.stdout[-5000:] + on.stderr[-3000:]
-    assert lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
-    assert lab.ping(n2, n1.gateway_ipv6, count=1, timeout=1.0)
+    assert lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)
+    assert lab.ping(n2, n1.transport_ipv6, count=1, timeout=1.0)
+    for ruleset in rulesets(lab).values():
+        assert len(owned_accept_rules(ruleset)) == 4
+        assert all(" -i eth0 " in rule or " -o eth0 " in rule for rule in owned_accept_rules(ruleset))
 
+    # the README's ad-hoc command: every peer answers, on both families
     probe = user("ansible", "all", "-i", "inventory.yml", "-m", "nodelatency.monitor.nlm_probe", "-a", "count=2")
     assert probe.returncode == 0, probe.stdout[-5000:] + probe.stderr[-3000:]
     for node in lab.nodes:
@@ -95,7 +115,9 @@ def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, us
         targets = [target for peer in result["ansible_facts"]["nlm_latency"]["peers"] for target in peer["targets"]]
         assert len(targets) == 2 and all(target["loss"] == 0.0 for target in targets), result
 
-    off = user("ansible-playbook", "-i", "inventory.yml", "nodelatency.monitor.site", "-e", "nlm_enabled=false")
+    # the configuration given as content this time
+    (user.work / "off.json").write_text(json.dumps({**common, "nlm_antrea_agent_conf": agent_conf({})}))
+    off = user("ansible-playbook", "-i", "inventory.yml", "nodelatency.monitor.site", "-e", "@off.json")
     assert off.returncode == 0, off.stdout[-5000:] + off.stderr[-3000:]
     assert rulesets(lab) == before
-    assert not lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
+    assert not lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)

@@ -1,5 +1,7 @@
-"""The nlm role on a real lab: the toggle read from antrea-agent.conf, the transport
-interface found or refused, and nothing written when it cannot be found."""
+"""The nlm role on a real lab: the toggle refused without an antrea-agent.conf or with one
+the Antrea agent would refuse, the transport interface found or refused, and nothing
+written when it cannot be found. (The toggle read from antrea-agent.conf, on and off:
+test_installed_collection.py, which runs the role as users install it.)"""
 
 from __future__ import annotations
 
@@ -69,33 +71,6 @@ def test_the_transport_interface_is_found_by_cidr_and_every_rule_names_it(site, 
         assert all(re.search(r" -[io] eth0 ", rule) for rule in rules), rules
     result = site({"nlm_enabled": False})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert rulesets() == before
-
-
-def test_nlm_enabled_auto_follows_the_feature_gate_of_antrea_agent_conf(site, rulesets, lab, tmp_path):
-    before = rulesets()
-
-    def agent_conf(gates: dict) -> str:
-        # as Antrea's Helm chart renders it; the agent matches the mode ignoring case
-        return antrea_agent_conf.render(feature_gates=gates, traffic_encap_mode="NetworkPolicyOnly",
-                                        transport_interface="eth0")
-
-    # the inventory's per-host mode and interface are left to the agent configuration
-    common = {"nlm_enabled": "auto", "nlm_traffic_mode": "auto", "nlm_transport_interface": ""}
-    conf_path = tmp_path / "antrea-agent.conf"
-    # the gate itself unset: the global toggle of alpha gates turns it on
-    conf_path.write_text(agent_conf({"AllAlpha": True}))
-    result = site({**common, "nlm_antrea_agent_conf": str(conf_path), "nlm_probe_count": 1})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert lab.ping("n1", lab.node("n2").transport_ipv4)
-    for ruleset in rulesets().values():
-        assert len(owned_accept_rules(ruleset)) == 4
-        assert all(" eth0 " in rule for rule in owned_accept_rules(ruleset))
-
-    # the configuration given as content this time, the chart's defaults: the alpha gate is off
-    result = site({**common, "nlm_antrea_agent_conf": agent_conf({})})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert not lab.ping("n1", lab.node("n2").transport_ipv4)
     assert rulesets() == before
 
 
