@@ -14,7 +14,7 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.nodelatency.monitor.plugins.modules.nlm_probe import MUTUALLY_EXCLUSIVE, argument_spec
+from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_args import MUTUALLY_EXCLUSIVE, argument_spec
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._peer_addresses import (
     IP_VERSIONS,
     PEER_FACTS,

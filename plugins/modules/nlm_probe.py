@@ -360,6 +360,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.nodelatency.monitor.plugins.module_utils._deferred_import import defer_import
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import interface_name_problem
+from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_args import MUTUALLY_EXCLUSIVE, argument_spec
 from ansible_collections.nodelatency.monitor.plugins.module_utils._respawn import respawn_with_library
 
 if __name__ == "__main__":
@@ -373,32 +374,6 @@ if __name__ == "__main__":
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _probe
 
 MAX_PAYLOAD_SIZE = 65507
-
-
-def argument_spec():
-    return dict(
-        targets=dict(type="list", elements="raw"),
-        name=dict(type="str"),
-        count=dict(type="int", default=3),
-        interval=dict(type="float", default=0.2),
-        timeout=dict(type="float", default=1.0),
-        payload_size=dict(type="int", default=56),
-        privileged=dict(type="raw", default="auto"),
-        interface=dict(type="str"),
-        source=dict(type="list", elements="str", default=[]),
-        # Resolved by the action plugin on the controller; listed so that the
-        # documentation and the argument spec describe the same options.
-        peers=dict(type="raw"),
-        target=dict(type="str", default="auto", choices=["auto", "gateway", "transport"]),
-        ip_versions=dict(type="list", elements="str", default=["ipv4", "ipv6"], choices=["ipv4", "ipv6"]),
-        max_peers=dict(type="int", default=0),
-        rotation=dict(type="int"),
-        skip_unresolved=dict(type="bool", default=False),
-    )
-
-
-# Explicit targets leave nothing for the peer selection to do.
-MUTUALLY_EXCLUSIVE = [["targets", "peers"], ["targets", "max_peers"], ["targets", "rotation"]]
 
 
 def option_problems(params):
