@@ -7,18 +7,9 @@ This module validates the options, reads every flavour (iptables-legacy, iptable
 native nftables) of the network namespace, serialises runs on it, and judges each
 probe packet's path through all of them with the path model (_path.py): a filter
 needs an owned rule when, without the owned rules, it would not certainly accept the
-packet. A backend class (_iptables.py, _nftables.py) has a ``name`` and these methods:
-
-- ``installed(family)``: whether its commands are there;
-- ``prefetch(families)``: the reading commands to run side by side;
-- ``read(family)``: the family's ruleset as the backend models it;
-- ``model(ruleset, family, comment)``: the path-model Tables of that ruleset;
-- ``plan(ruleset, family, request)``: a transaction with ``table`` (the ruleset
-  after it), ``added``, ``removed`` and ``restore_input()`` (None: no change);
-- ``apply(family, transaction)``: commit it atomically;
-- ``owned_copies(ruleset, family, table, chain, rule, comment)``: where the owned
-  copies of a rule are that serve a base chain;
-- ``owned_lines(ruleset, family, comment)``: the family's owned rules as text, for diff and results.
+packet. Each flavour is a Backend (_backend.py): the same methods with the same
+signatures, so that nothing here depends on which flavour it is, beyond the format of
+the boot files that restore it.
 """
 
 from __future__ import annotations
@@ -41,6 +32,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules im
     DEFAULT_COMMENT,
     FAMILIES,
     ROLES,
+    Request,
     comment_problem,
     expected_rules,
 )
@@ -48,11 +40,8 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import
     invalid_interface_names,
     pattern_problem,
 )
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
-    IPTABLES_BACKENDS,
-    Request,
-    variant_of_version,
-)
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import IPTABLES_BACKENDS
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_save import variant_of_version
 from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import NftablesBackend, boot_commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import (
     IPTABLES_FILES,
@@ -243,15 +232,10 @@ class Firewall(object):
         backend = self.backends[name]
         for family in families:
             if not backend.installed(family):
-                if name == NftablesBackend.name:
-                    raise NlmError("nft not found: install the nftables package, or choose another backend")
                 raise backend.missing(family)
 
     def prefetch(self, families):
         argvs = [argv for backend in self.backends.values() for argv in backend.prefetch(families)]
-        nft = self.backends[NftablesBackend.name]
-        if nft.installed():
-            argvs.append([nft._nft, "-j", "list", "chains"])
         ip = self.module.get_bin_path("ip")
         if ip is not None:
             argvs.append([ip, "-j", "address", "show"])
@@ -259,24 +243,15 @@ class Firewall(object):
 
     def rulesets(self, family):
         """{backend name: ruleset} of ``family`` as it is now."""
-        rulesets = OrderedDict((name, backend.read(family)) for name, backend in self.backends.items())
-        legacy_present, _incompatible = self.backends["iptables-nft"].notes(family)
-        legacy = self.backends["iptables-legacy"]
-        if legacy_present and not legacy.loaded(family):
-            raise NlmError("%s warns that iptables-legacy tables are present, but %s lists none, so they cannot be "
-                           "read: run the task as root (become: true) in the node's own network namespace"
-                           % ("iptables-nft-save" if family == "ipv4" else "ip6tables-nft-save",
-                              legacy.names_files[family]))
-        return rulesets
+        return OrderedDict((name, backend.read(family)) for name, backend in self.backends.items())
 
-    def tables(self, family, rulesets, comment, texts=None):
-        """The path-model Tables of every flavour."""
+    def tables(self, family, rulesets, comment, with_texts=False):
+        """The path-model Tables of every flavour; ``with_texts``: with the flavours' own
+        text of each rule, for a report."""
         tables = []
         for name, backend in self.backends.items():
-            if name == NftablesBackend.name:
-                tables.extend(backend.model(rulesets[name], family, comment, texts))
-            else:
-                tables.extend(backend.model(rulesets[name], family, comment))
+            texts = backend.texts(rulesets[name]) if with_texts else None
+            tables.extend(backend.model(rulesets[name], family, comment, texts))
         return tables
 
     def packet(self, rule):
@@ -368,7 +343,7 @@ class IcmpAllow(object):
             result["changed"] = any(outcome["transaction"] for outcome in result["rules"].values())
             # the boot files are made and checked before anything changes: a file that would
             # not load stops the run with the firewall as it was
-            writes = self._persist_all(firewall, planned, used, boot_files, result, file_diffs)
+            writes = self._persist_all(firewall, planned, boot_files, result, file_diffs)
             if not self.module.check_mode:
                 for backend, family, tx in commits:
                     backend.apply(family, tx)
@@ -479,53 +454,52 @@ class IcmpAllow(object):
         return paths
 
     def _boot_files(self, used):
-        """{"nftables" or "iptables": [(path, family or None)]}: the boot files to keep in
-        step with the flavours used. Found before anything changes, so that persist true
-        without any fails cleanly."""
+        """{boot format: (the flavours used that it restores, [(path, family or None)])}:
+        the boot files to keep in step with the flavours used. Found before anything
+        changes, so that persist true without any fails cleanly."""
         mode = persist_mode(self.params["persist"])
         if mode is False:
             return {}
-        candidates = OrderedDict()
-        iptables_used = [name for name in IPTABLES_BACKENDS if name in used]
-        if iptables_used:
-            candidates["+".join(iptables_used)] = [(path, family) for family in self.families
-                                                   for path in IPTABLES_FILES[family]]
-        if NftablesBackend.name in used:
-            candidates[NftablesBackend.name] = [(path, None) for path in NFTABLES_FILES]
+        flavours = OrderedDict()
+        for name, backend_class in BACKEND_CLASSES.items():
+            if name in used:
+                flavours.setdefault(backend_class.boot_format, []).append(name)
         files = OrderedDict()
-        for key, paths in candidates.items():
+        for boot_format, names in flavours.items():
+            paths = [(path, family) for family in self.families for path in IPTABLES_FILES[family]] \
+                if boot_format == "iptables-save" else [(path, None) for path in NFTABLES_FILES]
             in_use = existing([path for path, _family in paths])
             if mode is True and not in_use:
                 raise NlmError("persist is true, but none of %s exists, so nothing restores the %s rules at boot: "
                                "install and enable the service that restores them (netfilter-persistent, "
                                "iptables-services or nftables), or set persist to auto or false"
-                               % (", ".join(path for path, _family in paths), key))
-            files[key] = [(path, family) for path, family in paths if path in in_use]
-            if not in_use and key != NftablesBackend.name and self.params["state"] == "present" and ufw_enabled():
+                               % (", ".join(path for path, _family in paths), "+".join(names)))
+            files[boot_format] = (names, [(path, family) for path, family in paths if path in in_use])
+            if not in_use and boot_format == "iptables-save" and self.params["state"] == "present" and ufw_enabled():
                 self.module.warn("ufw loads this node's firewall at boot, and none of %s exists: the owned rules are "
                                  "live only and gone after a reboot until the next run (run this module or the nlm "
                                  "role after each boot)" % ", ".join(path for path, _family in paths))
         return files
 
-    def _persist_all(self, firewall, planned, used, boot_files, result, file_diffs):
+    def _persist_all(self, firewall, planned, boot_files, result, file_diffs):
         """[(path, new content)] of the boot files to bring in step with the live rules
         after the run, each checked to load."""
         comment = self.params["comment"]
         writes = []
-        for key, paths in boot_files.items():
-            if key == NftablesBackend.name:
-                backend = firewall.backends[key]
+        for boot_format, (names, paths) in boot_files.items():
+            if not paths:
+                continue
+            if boot_format == "nftables":
+                backend = firewall.backends[names[0]]
                 # the untouched family's live rules are in any ruleset read
                 any_family = next(iter(planned.values()))
-                live = {family: planned.get(family, any_family)[key] for family in FAMILIES}
+                live = {family: planned.get(family, any_family)[backend.name] for family in FAMILIES}
                 for path, _family in paths:
                     writes += self._persist(path, read_boot_file(path),
                                             lambda old: merge_nftables(old, boot_commands(live, comment), comment),
-                                            backend.check_boot_file, result, file_diffs)
+                                            lambda text: backend.check_boot_file(None, text), result, file_diffs)
                 continue
-            if not paths:
-                continue
-            flavour = self._boot_flavour([name for name in IPTABLES_BACKENDS if name in used])
+            flavour = self._boot_flavour(names)
             backend = firewall.backends[flavour]
             for path, family in paths:
                 owned = backend.owned_lines(planned[family][flavour], family, comment)
@@ -589,9 +563,7 @@ class IcmpAllowInfo(object):
         flavours_seen = set()
         for family in families:
             rulesets = firewall.rulesets(family)
-            nft = firewall.backends[NftablesBackend.name]
-            texts = nft.texts(rulesets[nft.name]) if nft.installed() else None
-            tables = firewall.tables(family, rulesets, comment, texts)
+            tables = firewall.tables(family, rulesets, comment, with_texts=True)
             expected = expected_rules(family, params["interfaces"], params["roles"])
             entries = []
             for rule in expected:

@@ -83,3 +83,10 @@ def comment_problem(comment):
         return ("the comment %r may only contain letters, digits, spaces and . _ : / = + , @ -, "
                 "starting with a letter or digit" % comment)
     return None
+
+
+Request = namedtuple("Request", "state interfaces expected chain_mode placement enforce_order comment needed packets")
+Request.__doc__ = """What nlm_icmp_allow was asked for, for one family and flavour: the
+expected AllowRules (empty for state absent) of the interfaces in scope, ``needed``
+the set of (table label, base chain, AllowRule) whose filter would not accept the
+rule's packet without an owned rule, and ``packets`` the Packet of each expected rule."""

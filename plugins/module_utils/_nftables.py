@@ -23,10 +23,11 @@ import re
 from collections import OrderedDict, namedtuple
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
+from ansible_collections.nodelatency.monitor.plugins.module_utils._backend import Backend
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_save import (
     incompatible_tables,
     nft_chain_tables,
     parse_save,
@@ -416,11 +417,12 @@ def boot_commands(rulesets, comment):
 
 # --- the backend -------------------------------------------------------------------------
 
-class NftablesBackend(object):
+class NftablesBackend(Backend):
     """Reads the native tables with ``nft -j list chains`` and ``nft -j list table`` and
     changes them with ``nft -f -``."""
 
     name = "nftables"
+    boot_format = "nftables"
 
     def __init__(self, module, wait=0, commands=None):
         self._commands = commands or Commands(module)
@@ -434,9 +436,16 @@ class NftablesBackend(object):
     def installed(self, family=None):
         return self._nft is not None
 
+    def missing(self, family, why=""):
+        return NlmError("nft not found: install the nftables package, or choose another backend%s" % why)
+
     def prefetch(self, families):
-        """The reads to run side by side: iptables-nft-save tells which tables are its own."""
-        return [[path] for path in self._saves.values() if path is not None]
+        """The reads to run side by side: the chains, and iptables-nft-save, which tells
+        which tables are its own."""
+        argvs = [[path] for path in self._saves.values() if path is not None]
+        if self._nft is not None:
+            argvs.append([self._nft, "-j", "list", "chains"])
+        return argvs
 
     def _saved(self, tables):
         if not any(family in _XTABLES_FAMILIES.values() for family, _table in tables):
@@ -496,7 +505,7 @@ class NftablesBackend(object):
 
     def texts(self, ruleset):
         """{(family, table): {handle: rule text}} of the tables of ``ruleset``."""
-        if not ruleset.chains:
+        if self._nft is None or not ruleset.chains:
             return {}
         return rule_texts(self._commands.read([self._nft, "-a", "list", "ruleset"]))
 
@@ -518,7 +527,7 @@ class NftablesBackend(object):
     def owned_copies(self, ruleset, family, table, chain, rule, comment):
         return owned_copies(ruleset, table, chain, rule, comment)
 
-    def check_boot_file(self, text):
+    def check_boot_file(self, family, text):
         """Let nft check, without changing anything, that ``text`` loads as the node's boot
         loads it: into an empty ruleset, in a network namespace of its own. Checked against
         the live ruleset, a file that needs what only the live ruleset holds (a table it

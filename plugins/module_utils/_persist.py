@@ -24,7 +24,7 @@ import os
 import tempfile
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_rules import (
     BUILTIN_DIRECTIONS,
     OWNED_CHAINS,
     is_owned,

@@ -98,7 +98,14 @@ def test_nlm_probe_run_as_a_module_does_not_load_asyncio(tmp_path):
 
 
 def test_importing_nlm_probe_leaves_sys_modules_alone():
-    """The action plugin imports the module file on the controller: no stand-in there."""
+    """Imported, not run (ansible-doc, the sanity tests): no stand-in."""
     code = "import sys\nfrom ansible_collections.nodelatency.monitor.plugins.modules import nlm_probe\n" \
            "print(type(sys.modules.get('asyncio')).__name__)"
     assert fresh_interpreter(code) == ["module"]
+
+
+def test_the_action_plugin_imports_neither_the_module_nor_its_libraries():
+    code = "import sys\nfrom ansible_collections.nodelatency.monitor.plugins.action import nlm_probe\n" \
+           "print(sorted(name for name in ('icmplib', 'pyroute2', " \
+           "'ansible_collections.nodelatency.monitor.plugins.modules.nlm_probe') if name in sys.modules))"
+    assert fresh_interpreter(code) == ["[]"]

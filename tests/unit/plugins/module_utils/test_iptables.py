@@ -20,24 +20,25 @@ import pytest
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_allow import needed_filters
-from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule, expected_rules
+from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule, Request, expected_rules
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import (
-    Chain,
     IptablesLegacyBackend,
     IptablesNftBackend,
-    Request,
+)
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_plan import model, owned_copies, plan
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_rules import (
     allow_rule_of,
     fields_of,
-    incompatible_tables,
     is_owned,
-    model,
-    normalise_save,
-    owned_copies,
     owned_lines,
-    parse_save,
-    plan,
     render_jump,
     render_rule,
+)
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_save import (
+    Chain,
+    incompatible_tables,
+    normalise_save,
+    parse_save,
     variant_of_version,
 )
 
@@ -733,15 +734,34 @@ class FakeModule(object):
         return self.outputs[argv[0].rsplit("/", 1)[-1]]
 
 
-def test_the_nft_flavour_reads_every_table_and_notes_what_its_save_says(fixture_text):
-    module = FakeModule({"iptables-nft-save": (0, INCOMPATIBLE, "# Warning: iptables-legacy tables present, use "
-                                                                "iptables-legacy-save to see them\n")})
+LEGACY_WARNING = "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n"
+
+
+def test_the_nft_flavour_leaves_the_tables_its_save_calls_incompatible_to_nft(fixture_text):
+    module = FakeModule({"iptables-nft-save": (0, INCOMPATIBLE, LEGACY_WARNING)})
     backend = IptablesNftBackend(module)
     assert backend.installed("ipv4") and backend.prefetch(["ipv4"]) == [["/usr/sbin/iptables-nft-save"]]
     # both tables are nft's to read: one written by nft, one with base chains nft added
     assert list(backend.read("ipv4")) == []
-    assert backend.notes("ipv4") == (True, ["mangle", "filter"])
     assert module.argvs == [["/usr/sbin/iptables-nft-save"]]
+
+
+def test_legacy_tables_that_iptables_nft_save_sees_but_the_kernel_does_not_list_stop_the_run(tmp_path, monkeypatch):
+    """Another namespace's view, or no root: the legacy tables cannot be read, and a
+    plan without them could be wrong."""
+    names = tmp_path / "ip_tables_names"
+    names.write_text("")
+    monkeypatch.setattr(IptablesLegacyBackend, "names_files", {"ipv4": str(names), "ipv6": str(names)})
+    module = FakeModule({"iptables-nft-save": (0, INCOMPATIBLE, LEGACY_WARNING),
+                         "ip6tables-nft-save": (0, INCOMPATIBLE, "")})
+    backend = IptablesLegacyBackend(module)
+    with pytest.raises(NlmError) as raised:
+        backend.read("ipv4")
+    assert raised.value.message.startswith("iptables-nft-save warns that iptables-legacy tables are present, but %s "
+                                           "lists none" % names)
+    # no warning: nothing of the legacy flavour to read
+    assert backend.read("ipv6") == OrderedDict()
+    assert ["/usr/sbin/iptables-legacy-save"] not in module.argvs
 
 
 def test_the_legacy_flavour_reads_only_tables_the_kernel_lists(tmp_path, monkeypatch):
@@ -749,12 +769,14 @@ def test_the_legacy_flavour_reads_only_tables_the_kernel_lists(tmp_path, monkeyp
     names["ipv4"].write_text("filter\nraw\n")
     names["ipv6"].write_text("")
     monkeypatch.setattr(IptablesLegacyBackend, "names_files", {family: str(path) for family, path in names.items()})
-    module = FakeModule({"iptables-legacy-save": (0, HARDENED, "")})
+    module = FakeModule({"iptables-legacy-save": (0, HARDENED, ""), "ip6tables-nft-save": (0, "", "")})
     backend = IptablesLegacyBackend(module)
     assert backend.prefetch(["ipv4", "ipv6"]) == [["/usr/sbin/iptables-legacy-save"]]
     assert list(backend.read("ipv4")) == ["filter"]
     assert backend.read("ipv6") == OrderedDict()
-    assert module.argvs == [["/usr/sbin/iptables-legacy-save"]]
+    # the ipv6 save of iptables-nft asked whether it sees legacy tables: it does not
+    assert module.argvs == [["/usr/sbin/iptables-legacy-save"], ["/usr/sbin/ip6tables-nft-save"]]
+    assert backend.prefetch(["ipv6"]) == []
     missing = IptablesLegacyBackend(FakeModule({}, missing=["iptables-legacy-save"]))
     with pytest.raises(NlmError) as raised:
         missing.read("ipv4")

@@ -22,7 +22,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_allow import needed_filters
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule, expected_rules
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import Request
+from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import Request
 from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import (
     NftablesBackend,
     NftRule,

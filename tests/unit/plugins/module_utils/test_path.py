@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _iptables, _nftables, _path
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _iptables_plan, _iptables_save, _nftables, _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
 from ansible_collections.nodelatency.monitor.plugins.module_utils._path import (
     ACCEPT,
@@ -49,7 +49,7 @@ def nft(case, family, texts=None):
 
 def ipt(text, family="ipv4", flavour="iptables-nft"):
     """The model Tables of an iptables-save text."""
-    return _iptables.model(flavour, _iptables.parse_save(text), family, TAG)
+    return _iptables_plan.model(flavour, _iptables_save.parse_save(text), family, TAG)
 
 
 def packet(family="ipv4", direction="in", interface="gw0", message="echo-request", local=None):

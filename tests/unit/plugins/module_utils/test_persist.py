@@ -15,7 +15,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
-from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import owned_lines, parse_save
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_rules import owned_lines
+from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_save import parse_save
 from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import (
     existing,
     merge_iptables,
