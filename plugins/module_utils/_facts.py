@@ -18,7 +18,7 @@ from collections import namedtuple
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_save import parse_save, variant_of_version
-from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import xtables_tables
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_ruleset import xtables_tables
 
 # rtnetlink address scopes
 SCOPE_LINK = 253

@@ -42,7 +42,8 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import
 )
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables import IPTABLES_BACKENDS
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_save import variant_of_version
-from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import NftablesBackend, boot_commands
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import NftablesBackend
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_plan import boot_commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import (
     IPTABLES_FILES,
     NFTABLES_FILES,

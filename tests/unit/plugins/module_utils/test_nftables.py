@@ -23,21 +23,25 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_allow import needed_filters
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule, expected_rules
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import Request
-from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import (
-    NftablesBackend,
-    NftRule,
-    Ruleset,
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import NftablesBackend
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_plan import (
     Transaction,
-    allow_rule_of,
     boot_commands,
-    describe,
     model,
     owned_copies,
-    owned_lines,
-    parse_ruleset,
     plan,
+)
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_rules import (
+    allow_rule_of,
+    describe,
+    owned_lines,
     render_statement,
     rule_expr,
+)
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_ruleset import (
+    NftRule,
+    Ruleset,
+    parse_ruleset,
     rule_texts,
     tables_with_chains,
     xtables_tables,

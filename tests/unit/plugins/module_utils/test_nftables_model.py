@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
-from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables import parse_ruleset
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_ruleset import parse_ruleset
 from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_model import (
     compile_rule,
     subject,

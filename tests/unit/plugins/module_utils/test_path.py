@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _iptables_plan, _iptables_save, _nftables, _path
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _iptables_plan, _iptables_save, _nftables_plan, _nftables_ruleset, _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import AllowRule
 from ansible_collections.nodelatency.monitor.plugins.module_utils._path import (
     ACCEPT,
@@ -44,7 +44,7 @@ CASES = json.loads((Path(__file__).parents[2] / "fixtures" / "nftables" / "cases
 
 def nft(case, family, texts=None):
     """The model Tables of a captured native ruleset, for ``family``."""
-    return _nftables.model(_nftables.parse_ruleset(json.dumps(CASES[case])), family, TAG, texts)
+    return _nftables_plan.model(_nftables_ruleset.parse_ruleset(json.dumps(CASES[case])), family, TAG, texts)
 
 
 def ipt(text, family="ipv4", flavour="iptables-nft"):
