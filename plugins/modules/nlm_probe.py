@@ -364,14 +364,14 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_args im
 from ansible_collections.nodelatency.monitor.plugins.module_utils._respawn import respawn_with_library
 
 if __name__ == "__main__":
-    # In the module's own process only (the action plugin imports this file for the
-    # argument spec): icmplib imports asyncio for its async API, which the probe does
+    # In the module's own process only (not where the file is imported, by ansible-doc
+    # or the sanity tests, say): icmplib imports asyncio for its async API, which the probe does
     # not use. asyncio, with the ssl, logging and concurrent.futures it imports, costs
     # each run about 15 ms of CPU time, a third of what this module's start-up costs
     # beyond ansible.builtin.ping's, and every host pays it in every run.
     defer_import("asyncio")
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _probe
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _probe, _probe_ledger, _probe_socket
 
 MAX_PAYLOAD_SIZE = 65507
 
@@ -379,15 +379,15 @@ MAX_PAYLOAD_SIZE = 65507
 def option_problems(params):
     """Messages for every option value the probe cannot use."""
     problems = []
-    if not 1 <= params["count"] <= _probe.MAX_SEQUENCE + 1:
-        problems.append("count must be between 1 and %d, got %d" % (_probe.MAX_SEQUENCE + 1, params["count"]))
+    if not 1 <= params["count"] <= _probe_ledger.MAX_SEQUENCE + 1:
+        problems.append("count must be between 1 and %d, got %d" % (_probe_ledger.MAX_SEQUENCE + 1, params["count"]))
     if not 0.001 <= params["interval"] <= 3600:
         problems.append("interval must be between 0.001 and 3600 seconds, got %s" % params["interval"])
     if not 0.001 <= params["timeout"] <= 3600:
         problems.append("timeout must be between 0.001 and 3600 seconds, got %s" % params["timeout"])
-    if not _probe.NONCE_LENGTH <= params["payload_size"] <= MAX_PAYLOAD_SIZE:
+    if not _probe_ledger.NONCE_LENGTH <= params["payload_size"] <= MAX_PAYLOAD_SIZE:
         problems.append("payload_size must be between %d and %d bytes, got %d"
-                        % (_probe.NONCE_LENGTH, MAX_PAYLOAD_SIZE, params["payload_size"]))
+                        % (_probe_ledger.NONCE_LENGTH, MAX_PAYLOAD_SIZE, params["payload_size"]))
     if params["interface"] is not None:
         problem = interface_name_problem(params["interface"])
         if problem:
@@ -405,9 +405,9 @@ def privileged_choice(value):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE,
                            supports_check_mode=True)
-    if _probe.ICMPLIB_IMPORT_ERROR:
+    if _probe_socket.ICMPLIB_IMPORT_ERROR:
         respawn_with_library("icmplib")
-        module.fail_json(msg=missing_required_lib("icmplib"), exception=_probe.ICMPLIB_IMPORT_TRACEBACK)
+        module.fail_json(msg=missing_required_lib("icmplib"), exception=_probe_socket.ICMPLIB_IMPORT_TRACEBACK)
     params = module.params
     problems = option_problems(params)
     try:

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _probe
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _probe, _probe_ledger, _probe_socket, _probe_targets
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_packet import Message, parse_message
 
@@ -28,7 +28,7 @@ def reply(identifier=0x1234, sequence=0, payload=PAYLOAD, family=4):
 
 @pytest.fixture
 def ledger():
-    ledger = _probe.Ledger([PEER, OTHER, PEER6], IDENTIFIERS, NONCE, TIMEOUT_NS)
+    ledger = _probe_ledger.Ledger([PEER, OTHER, PEER6], IDENTIFIERS, NONCE, TIMEOUT_NS)
     for sequence in range(2):
         for address in (PEER, OTHER, PEER6):
             ledger.sent(address, sequence, T0 + sequence * 200_000_000)
@@ -117,7 +117,7 @@ def test_reply_without_the_whole_nonce_is_foreign(ledger):
 
 
 def monotonic_ledger(now):
-    ledger = _probe.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS, clock=lambda: now)
+    ledger = _probe_ledger.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS, clock=lambda: now)
     ledger.sent(PEER, 0, T0, 5_000_000)
     return ledger
 
@@ -138,7 +138,7 @@ def test_a_receive_time_spoiled_by_a_step_gives_the_time_the_loop_read_it(recv_m
 
 
 def test_an_rtt_is_never_negative():
-    ledger = _probe.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS)
+    ledger = _probe_ledger.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS)
     ledger.sent(PEER, 0, T0)
     assert ledger.reply(4, PEER, reply(), T0 - 1000) == "matched"
     assert ledger.results()[PEER]["rtts_ms"] == [0.0]
@@ -159,21 +159,21 @@ class FailingSocket:
 
 
 def test_an_error_that_does_not_clear_ends_the_read():
-    family_socket = object.__new__(_probe.FamilySocket)
+    family_socket = object.__new__(_probe_socket.FamilySocket)
     family_socket.family, family_socket.privileged, family_socket._with_ip_header = 4, True, True
     family_socket._receive_bytes = 2048
     family_socket.sock = FailingSocket()
-    family_socket.drain(_probe.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS))
-    assert family_socket.sock.reads == _probe._MAX_SOCKET_ERRORS + 1
+    family_socket.drain(_probe_ledger.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS))
+    assert family_socket.sock.reads == _probe_socket._MAX_SOCKET_ERRORS + 1
 
 
 def test_a_family_without_a_socket_fails_its_targets_and_the_other_is_probed(monkeypatch):
     def family_socket(family, privileged, source=None, interface=None):
         if family == 6:
-            raise _probe.FamilyUnavailable("cannot open an IPv6 ICMP socket: Address family not supported by protocol")
+            raise _probe_socket.FamilyUnavailable("cannot open an IPv6 ICMP socket: Address family not supported by protocol")
         return EchoingSocket(4, 0x1111)
 
-    monkeypatch.setattr(_probe, "FamilySocket", family_socket)
+    monkeypatch.setattr(_probe_socket, "FamilySocket", family_socket)
     latency = _probe.measure("n1", [{"name": "n2", "address": ["198.18.0.12", "2001:db8::c"]}], count=2,
                              interval=0.001, timeout=0.5, payload_size=56)
     v4, v6 = latency["peers"][0]["targets"]
@@ -181,8 +181,8 @@ def test_a_family_without_a_socket_fails_its_targets_and_the_other_is_probed(mon
     assert (v6["family"], v6["sent"], v6["received"], v6["loss"]) == ("ipv6", 0, 0, 1.0)
     assert v6["error"] == "cannot open an IPv6 ICMP socket: Address family not supported by protocol"
     # called for one family alone, the same failure fails the call
-    with pytest.raises(_probe.FamilyUnavailable):
-        _probe.open_sockets({6}, "auto")
+    with pytest.raises(_probe_socket.FamilyUnavailable):
+        _probe_socket.open_sockets({6}, "auto")
 
 
 def test_error_quoting_a_truncated_payload_still_matches(ledger):
@@ -190,7 +190,7 @@ def test_error_quoting_a_truncated_payload_still_matches(ledger):
 
 
 def test_send_failure_counts_as_sent_and_lost():
-    ledger = _probe.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS)
+    ledger = _probe_ledger.Ledger([PEER], IDENTIFIERS, NONCE, TIMEOUT_NS)
     ledger.send_failed(PEER, T0, "Operation not permitted")
     ledger.send_failed(PEER, T0 + 1, "Network is unreachable")
     result = ledger.results()[PEER]
@@ -206,8 +206,8 @@ def test_send_failure_counts_as_sent_and_lost():
     ("::ffff:198.18.0.1", (6, "::ffff:198.18.0.1")),
 ])
 def test_canonical_address_is_the_kernels_spelling(text, expected):
-    assert _probe.canonical_address(text) == expected
-    assert _probe.address_family(expected[1]) == expected[0]
+    assert _probe_targets.canonical_address(text) == expected
+    assert _probe_targets.address_family(expected[1]) == expected[0]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -219,11 +219,11 @@ def test_canonical_address_is_the_kernels_spelling(text, expected):
 ])
 def test_canonical_address_rejects(text, message):
     with pytest.raises(ValueError, match=message):
-        _probe.canonical_address(text)
+        _probe_targets.canonical_address(text)
 
 
 def test_parse_targets_shapes():
-    assert _probe.parse_targets([
+    assert _probe_targets.parse_targets([
         "198.18.0.12",
         {"name": "n3", "address": "198.18.0.13"},
         {"name": "n4", "address": ["198.19.4.1", "2001:db8:1:4::1"]},
@@ -244,7 +244,7 @@ def test_parse_targets_shapes():
 ])
 def test_parse_targets_rejects_bad_shapes(targets, message):
     with pytest.raises(NlmError, match=message):
-        _probe.parse_targets(targets)
+        _probe_targets.parse_targets(targets)
 
 
 class EchoingSocket:
@@ -369,7 +369,7 @@ def test_measure_without_targets_opens_no_socket(monkeypatch):
 
 class RefusingSocket:
     def __init__(self, address=None, privileged=True):
-        raise _probe.SocketPermissionError(privileged)
+        raise _probe_socket.SocketPermissionError(privileged)
 
 
 @pytest.mark.parametrize("privileged, expected", [
@@ -378,9 +378,9 @@ class RefusingSocket:
     (False, r"cannot open an unprivileged ICMP socket: .*ping_group_range, which is '.*' here"),
 ])
 def test_no_permission_says_which_capability_or_sysctl(monkeypatch, privileged, expected):
-    monkeypatch.setattr(_probe, "ICMPv4Socket", RefusingSocket)
+    monkeypatch.setattr(_probe_socket, "ICMPv4Socket", RefusingSocket)
     with pytest.raises(NlmError, match=expected):
-        _probe.open_sockets({4}, privileged)
+        _probe_socket.open_sockets({4}, privileged)
 
 
 def test_auto_falls_back_to_datagram_sockets(monkeypatch):
@@ -396,9 +396,9 @@ def test_auto_falls_back_to_datagram_sockets(monkeypatch):
         def close(self):
             self.sock.close()
 
-    monkeypatch.setattr(_probe, "ICMPv4Socket", RawRefused)
-    monkeypatch.setattr(_probe.FamilySocket, "_configure", lambda self, source, interface: self.sock.bind(("127.0.0.1", 0)))
-    sockets = _probe.open_sockets({4}, "auto")
+    monkeypatch.setattr(_probe_socket, "ICMPv4Socket", RawRefused)
+    monkeypatch.setattr(_probe_socket.FamilySocket, "_configure", lambda self, source, interface: self.sock.bind(("127.0.0.1", 0)))
+    sockets = _probe_socket.open_sockets({4}, "auto")
     try:
         assert tried == [True, False]
         assert sockets[4].privileged is False
@@ -409,12 +409,12 @@ def test_auto_falls_back_to_datagram_sockets(monkeypatch):
 
 def test_two_sources_of_one_family_are_refused():
     with pytest.raises(NlmError, match="more than one source address for IPv4"):
-        _probe.open_sockets({4}, "auto", ["198.18.0.11", "198.18.0.12"])
+        _probe_socket.open_sockets({4}, "auto", ["198.18.0.11", "198.18.0.12"])
 
 
 def test_source_that_is_not_an_address_is_refused():
     with pytest.raises(NlmError, match="source must be an IP address of this host: 'n1' is not an IPv4 or IPv6 address"):
-        _probe.open_sockets({4}, "auto", ["n1"])
+        _probe_socket.open_sockets({4}, "auto", ["n1"])
 
 
 def extended_error(origin, icmp_type, icmp_code, offender=b"", error_number=113):
@@ -426,19 +426,19 @@ OFFENDER_V6 = struct.pack("@HHI16sI", socket.AF_INET6, 0, 0, socket.inet_pton(so
 
 
 @pytest.mark.parametrize("family, ancillary, expected", [
-    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, extended_error(2, 3, 10, OFFENDER_V4))],
+    (4, [(socket.IPPROTO_IP, _probe_socket.IP_RECVERR, extended_error(2, 3, 10, OFFENDER_V4))],
      "destination unreachable (host administratively prohibited) from 198.19.2.1"),
-    (6, [(socket.IPPROTO_IPV6, _probe.IPV6_RECVERR, extended_error(3, 1, 1, OFFENDER_V6))],
+    (6, [(socket.IPPROTO_IPV6, _probe_socket.IPV6_RECVERR, extended_error(3, 1, 1, OFFENDER_V6))],
      "destination unreachable (communication administratively prohibited) from 2001:db8:1:2::1"),
-    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, extended_error(1, 0, 0, error_number=90))], "Message too long"),
-    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, extended_error(2, 11, 0))], "time exceeded (code 0)"),
-    (4, [(socket.SOL_SOCKET, _probe.SO_TIMESTAMPNS, b"\x00" * 16)], None),
-    (4, [(socket.IPPROTO_IP, _probe.IP_RECVERR, b"\x00" * 4)], None),
+    (4, [(socket.IPPROTO_IP, _probe_socket.IP_RECVERR, extended_error(1, 0, 0, error_number=90))], "Message too long"),
+    (4, [(socket.IPPROTO_IP, _probe_socket.IP_RECVERR, extended_error(2, 11, 0))], "time exceeded (code 0)"),
+    (4, [(socket.SOL_SOCKET, _probe_socket.SO_TIMESTAMPNS, b"\x00" * 16)], None),
+    (4, [(socket.IPPROTO_IP, _probe_socket.IP_RECVERR, b"\x00" * 4)], None),
 ])
 def test_error_queue_messages_name_the_error_and_its_sender(family, ancillary, expected):
-    assert _probe._describe_extended_error(family, ancillary) == expected
+    assert _probe_socket._describe_extended_error(family, ancillary) == expected
 
 
 def test_kernel_receive_time_from_the_timestamp_message():
     stamp = struct.pack("@ll", 1_764_111_600, 123_456_789)
-    assert _probe._kernel_time_ns([(socket.SOL_SOCKET, _probe.SO_TIMESTAMPNS, stamp)]) == 1_764_111_600_123_456_789
+    assert _probe_socket._kernel_time_ns([(socket.SOL_SOCKET, _probe_socket.SO_TIMESTAMPNS, stamp)]) == 1_764_111_600_123_456_789
