@@ -3,14 +3,20 @@
 # machine cannot reach. Seed its cache with a script that bootstraps pip
 # from the interpreter's own ensurepip and installs the requested packages
 # with the system CA bundle.
+# Usage: scripts/seed-get-pip.sh [PYTHON_OF_ANSIBLE_TEST [PYTHON_VERSION]]
+# (default: this checkout's .venv and 3.11; the compat releases pass theirs)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-version="$("$root/.venv/bin/python" - <<'PY'
+python="${1:-$root/.venv/bin/python}"
+target="${2:-3.11}"
+version="$(TARGET="$target" "$python" - <<'PY'
+import os
+
 from ansible_test._internal.python_requirements import get_venv_packages
 
 
 class Python:
-    version = "3.11"
+    version = os.environ["TARGET"]
 
 
 print(get_venv_packages(Python())["pip"])

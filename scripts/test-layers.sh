@@ -24,9 +24,11 @@ pytest_layer() {
     "$bin/python" -m pytest "$dir" "$@"
 }
 
-sanity() {
-    banner "ansible-test sanity"
-    scripts/seed-get-pip.sh
+# ansible-test sanity of this checkout with the ansible-test of the virtual environment
+# whose bin directory is $1, on Python $2 (found there first)
+sanity_with() {
+    local venv_bin="$1" python="$2"
+    scripts/seed-get-pip.sh "$venv_bin/python" "$python"
     # ansible-test needs the checkout under ansible_collections/<ns>/<name>:
     # copy the files git would track into such a tree.
     mkdir -p "$root/.cache"
@@ -43,7 +45,12 @@ sanity() {
         | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
         | tar --null -T - -cf - | tar -xf - -C "$dest"
     (cd "$dest" && git init -q && git add -A >/dev/null \
-        && "$bin/ansible-test" sanity --venv --python 3.11 --color no "${extra_args[@]}")
+        && PATH="$venv_bin:$PATH" "$venv_bin/ansible-test" sanity --venv --python "$python" --color no "${extra_args[@]}")
+}
+
+sanity() {
+    banner "ansible-test sanity"
+    sanity_with "$bin" 3.11
 }
 
 lint() {
@@ -116,22 +123,24 @@ if [[ " ${layers[*]} " == *" sanity "* ]]; then
 fi
 
 # The machines' images (a minute of mmdebstrap each, from a fresh clone) and the node
-# libraries' wheels are made beside sanity too, ahead of the layers that boot machines,
-# which otherwise make them in their first test while nothing else runs
+# libraries' wheels are made in the background from the first layer that boots
+# machines on: the integration layer runs its namespace tests first, which leave a core
+# mostly idle, and a machine test that comes before they are ready waits for them.
 prepare_pid=""
-if [[ " ${layers[*]} " == *" sanity "* && " ${layers[*]} " =~ \ (integration|molecule)\  ]]; then
+start_machines() {
+    [ -z "$prepare_pid" ] || return 0
     mkdir -p "$root/.cache/layers"
     "$bin/python" lab/nlmmachines.py prepare > "$root/.cache/layers/machines.log" 2>&1 &
     prepare_pid=$!
-fi
+}
 
 wait_for_machines() {
     [ -n "$prepare_pid" ] || return 0
     if wait "$prepare_pid"; then
-        printf '(machine images and wheels, made beside sanity: ready)\n'
+        printf '(machine images and wheels, made in the background: ready)\n'
     else
         # the tests that need them try again and fail with what to do
-        printf '(machine images and wheels, made beside sanity: FAILED)\n'
+        printf '(machine images and wheels, made in the background: FAILED)\n'
         cat "$root/.cache/layers/machines.log"
     fi
     prepare_pid=""
@@ -143,7 +152,10 @@ previous=""
 declare -A done_beside=()
 for layer in "${layers[@]}"; do
     [ -z "${done_beside[$layer]:-}" ] || continue
-    case "$layer" in integration|molecule) wait_for_machines ;; esac
+    case "$layer" in
+        integration) start_machines ;;
+        molecule) start_machines; wait_for_machines ;;
+    esac
     # reported here rather than at the end, so that make test closes on pytest's summary
     [ -z "$previous" ] || printf '\n(%s took %ss)\n' "$previous" "$((SECONDS - started))"
     started=$SECONDS

@@ -120,3 +120,11 @@ def allow_echo():
         lab.run(node, argv)
 
     return run
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that boot machines last, in their order: make test makes the machines'
+    images and wheels in the background while the namespace tests run (they leave a
+    core mostly idle), and a machine test that comes before they are ready waits for
+    them (nlmmachines._cached_build)."""
+    items.sort(key=lambda item: item.get_closest_marker("machines") is not None)

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import nlmmachines
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.machines]
 
 INTERVAL = 1
 PORT = 9469

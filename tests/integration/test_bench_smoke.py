@@ -15,7 +15,8 @@ import pytest
 
 from nlmlab import REPO
 
-pytestmark = pytest.mark.lab
+# the machines suite boots a machine
+pytestmark = [pytest.mark.lab, pytest.mark.machines]
 
 SUITES = {"rules", "accuracy", "scale", "mesh", "machines", "agent"}
 # The labs the benchmarks name themselves (benchmarks/rules.py: br, bs; benchmarks/mesh.py: bm;

@@ -21,7 +21,7 @@ import pytest
 import nlmlab
 import nlmmachines
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.machines]
 
 
 # iptables-nft machines boot, load their rules and reboot in test_agent_machines.py and
