@@ -69,6 +69,16 @@ compat_release() {
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit
 }
 
+# ansible-test sanity on each compat release, one after the other
+compat_sanity() {
+    local spec venv
+    for spec in "${COMPAT_RELEASES[@]}"; do
+        banner "ansible-test sanity on ansible-core ${spec%%:*} (Python ${spec##*:})"
+        venv="$(scripts/compat-venv.sh "${spec%%:*}" "${spec##*:}")"
+        sanity_with "$venv/bin" "${spec##*:}"
+    done
+}
+
 compat() {
     banner "unit tests on ansible-core ${COMPAT_RELEASES[*]%%:*}"
     mkdir -p "$root/.cache/compat"
@@ -105,10 +115,11 @@ run_layer() {
         lint) lint ;;
         unit) pytest_layer unit tests/unit ;;
         compat) compat ;;
+        compat-sanity) compat_sanity ;;
         # the slowest tests named, so that a layer that grows shows where
         integration) pytest_layer integration tests/integration --durations=25 ;;
         molecule) molecule ;;
-        *) echo "unknown test layer: $1 (sanity, lint, unit, compat, integration, molecule)" >&2; exit 2 ;;
+        *) echo "unknown test layer: $1 (sanity, lint, unit, compat, compat-sanity, integration, molecule)" >&2; exit 2 ;;
     esac
 }
 

@@ -95,34 +95,36 @@ class IptablesBackend(Backend):
             tables.pop(name, None)
         return tables
 
-    def apply(self, family, tx):
-        """Commit ``tx`` in one iptables-restore transaction: all or nothing."""
+    def apply(self, family, transaction):
+        """Commit ``transaction`` in one iptables-restore transaction: all or nothing."""
         if not self.installed(family):
             raise self.missing(family)
         # the families are separate tables: one's restore leaves the other's save as it was
         self._commands.change([self._paths[(family, "restore")], "--noflush", "--wait=%d" % self._wait],
-                              tx.restore_input(),
+                              transaction.restore_input(),
                               unaffected=[self._save_argv(other) for other in _COMMAND_PREFIX
                                           if other != family and self._paths[(other, "save")]])
 
-    def plan(self, tables, family, request):
-        return plan(tables, family, request)
+    # a ruleset of this backend is {table name: Table} of one family
 
-    def texts(self, tables):
+    def plan(self, ruleset, family, request):
+        return plan(ruleset, family, request)
+
+    def texts(self, ruleset):
         return None
 
-    def model(self, tables, family, comment, texts=None):
-        return model(self.name, tables, family, comment, self._models)
+    def model(self, ruleset, family, comment, texts=None):
+        return model(self.name, ruleset, family, comment, self._models)
 
-    def owned_copies(self, tables, family, table, chain, rule, comment):
-        return owned_copies(tables, family, table.name, chain.name, rule, comment)
+    def owned_copies(self, ruleset, family, table, chain, rule, comment):
+        return owned_copies(ruleset, family, table.name, chain.name, rule, comment)
 
     def check_boot_file(self, family, text):
         """Let iptables-restore check, without changing anything, that ``text`` loads."""
         self._commands.check([self._paths[(family, "restore")], "--test"], text)
 
-    def owned_lines(self, tables, family, comment):
-        return owned_lines(tables, comment)
+    def owned_lines(self, ruleset, family, comment):
+        return owned_lines(ruleset, comment)
 
 
 class IptablesNftBackend(IptablesBackend):

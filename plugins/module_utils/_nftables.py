@@ -133,10 +133,10 @@ class NftablesBackend(Backend):
             return {}
         return rule_texts(self._commands.read([self._nft, "-a", "list", "ruleset"]))
 
-    def apply(self, family, tx):
-        """Commit ``tx`` in one nft transaction: all or nothing."""
+    def apply(self, family, transaction):
+        """Commit ``transaction`` in one nft transaction: all or nothing."""
         self._ruleset = None
-        self._commands.change([self._nft, "-j", "-f", "-"], tx.json_input())
+        self._commands.change([self._nft, "-j", "-f", "-"], transaction.json_input())
 
     def plan(self, ruleset, family, request):
         return plan(ruleset, family, request)
