@@ -17,7 +17,7 @@ KEEP        ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup test sanity lint unit compat integration molecule run lab-up lab-down bench build clean
+.PHONY: help setup test sanity lint unit compat compat-sanity integration molecule run lab-up lab-down bench build clean
 
 help:
 	@echo "make run       bring up a lab, turn the feature on and off, show latency and rules"
@@ -53,7 +53,7 @@ setup: .cache/system.stamp $(VENV)/.installed $(COLL_LINK)
 test: setup
 	@scripts/test-layers.sh
 
-sanity lint unit compat integration molecule: setup
+sanity lint unit compat compat-sanity integration molecule: setup
 	@scripts/test-layers.sh $@
 
 # --- lab and demo ---------------------------------------------------------
