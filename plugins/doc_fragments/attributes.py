@@ -7,14 +7,15 @@ from __future__ import annotations
 class ModuleDocFragment(object):
 
     # The attributes every module of the collection declares; each module sets
-    # the support level of all but platform, which is the same for every module.
+    # the support level of all but platform, which is the same for every module:
+    # Linux, whose netlink, netfilter and ICMP sockets the modules use.
     DOCUMENTATION = r"""
 options: {}
 attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: full
-    platforms: posix
+    platforms: linux
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
   diff_mode:

@@ -19,6 +19,7 @@ description:
     default route (IPv4 first, then IPv6).
   - An interface that does not exist is reported with C(exists=false); it is not a failure.
 requirements:
+  - a Linux managed node (the module reads interfaces and routes over netlink)
   - pyroute2 on the managed node
 author:
   - nodelatency.monitor contributors (@nodelatency)

@@ -34,6 +34,8 @@ description:
     flavour's ruleset to what it was before V(present).
   - Runs on one network namespace are serialised with a lock file in C(/run/nodelatency-monitor), a
     directory of root's own, so concurrent runs do not add the same rule twice.
+requirements:
+  - a Linux managed node with iptables (nft or legacy) and/or nftables (C(nft))
 author:
   - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:

@@ -20,6 +20,8 @@ description:
   - A match the model cannot decide (a rate limit, an owner, an address of the peer, ...) is followed both
     ways; a path that may drop the packet has the verdict V(unknown) and names the first rule that may
     drop it. See U(https://github.com/nodelatency/monitor/blob/main/docs/path.md) for what is understood.
+requirements:
+  - a Linux managed node with iptables (nft or legacy) and/or nftables (C(nft))
 author:
   - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:
