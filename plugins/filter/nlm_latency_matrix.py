@@ -83,7 +83,8 @@ _value:
       description:
         - Every measured target, sorted by source, target, family and address. Each carries C(source),
           C(target), C(family), C(address), C(status), C(sent), C(received), C(loss), C(min_rtt_ms),
-          C(avg_rtt_ms), C(max_rtt_ms), C(median_rtt_ms), C(stddev_rtt_ms), C(jitter_ms), C(rtts_ms),
+          C(avg_rtt_ms), C(max_rtt_ms), C(median_rtt_ms), C(stddev_rtt_ms), C(jitter_ms), C(p50_rtt_ms),
+          C(p95_rtt_ms), C(p99_rtt_ms), C(rtts_ms),
           C(last_rtt_ms) (the last reply's RTT), C(last_send_time), C(last_recv_time), C(error),
           C(duplicates) and C(late), as the probe reported them (null when it left them out).
         - A target that is not an address has a null family and appears here only.

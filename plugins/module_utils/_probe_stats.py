@@ -13,6 +13,9 @@ _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
 # Nanoseconds are the resolution of the clocks the RTTs come from.
 _MS_DIGITS = 6
+# (percentile, the fewest RTTs that give it): a p-th percentile says something only when
+# at least one RTT lies above it, which takes 100 / (100 - p) of them.
+PERCENTILES = ((50, 2), (95, 20), (99, 100))
 
 
 def _ms(nanoseconds):
@@ -20,15 +23,18 @@ def _ms(nanoseconds):
 
 
 def rtt_summary(rtts_ns):
-    """min, avg, max, median, stddev and jitter of RTTs (nanoseconds, in sequence order), in milliseconds.
+    """min, avg, max, median, stddev, jitter and the percentiles of RTTs (nanoseconds, in
+    sequence order), in milliseconds.
 
     stddev is the population standard deviation (ping's mdev); jitter is the
-    mean absolute difference between consecutive RTTs. Every figure is None
-    without samples; jitter needs two.
+    mean absolute difference between consecutive RTTs; p50, p95 and p99 are
+    nearest-rank percentiles, each given only where the sample allows (PERCENTILES).
+    Every figure is None without samples; jitter needs two.
     """
     if not rtts_ns:
         return dict.fromkeys(
-            ("min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms"))
+            ("min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms")
+            + tuple("p%d_rtt_ms" % percentile for percentile, _fewest in PERCENTILES))
     count = len(rtts_ns)
     mean = sum(rtts_ns) / count
     variance = sum((rtt - mean) ** 2 for rtt in rtts_ns) / count
@@ -38,7 +44,7 @@ def rtt_summary(rtts_ns):
     jitter = None
     if count > 1:
         jitter = _ms(sum(abs(later - earlier) for earlier, later in zip(rtts_ns, rtts_ns[1:])) / (count - 1))
-    return {
+    summary = {
         "min_rtt_ms": _ms(ordered[0]),
         "avg_rtt_ms": _ms(mean),
         "max_rtt_ms": _ms(ordered[-1]),
@@ -46,6 +52,10 @@ def rtt_summary(rtts_ns):
         "stddev_rtt_ms": _ms(math.sqrt(variance)),
         "jitter_ms": jitter,
     }
+    for percentile, fewest in PERCENTILES:
+        summary["p%d_rtt_ms" % percentile] = (
+            _ms(ordered[(percentile * count + 99) // 100 - 1]) if count >= fewest else None)
+    return summary
 
 
 def rtts_ms(rtts_ns):

@@ -315,6 +315,25 @@ ansible_facts:
                   type: float
                   returned: success
                   sample: 0.008
+                p50_rtt_ms:
+                  description:
+                    - The 50th percentile (nearest rank) of the RTTs in milliseconds; null with fewer than two replies.
+                  type: float
+                  returned: success
+                  sample: 0.057
+                p95_rtt_ms:
+                  description:
+                    - The 95th percentile (nearest rank) of the RTTs in milliseconds; null with fewer than 20 replies, where
+                      no RTT would lie above it (set O(count) to 20 or more).
+                  type: float
+                  returned: success
+                  sample: null
+                p99_rtt_ms:
+                  description:
+                    - The 99th percentile (nearest rank) of the RTTs in milliseconds; null with fewer than 100 replies.
+                  type: float
+                  returned: success
+                  sample: null
                 rtts_ms:
                   description: Every RTT in milliseconds, in sequence order.
                   type: list

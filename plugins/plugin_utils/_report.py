@@ -30,7 +30,7 @@ _REQUIRED_TARGET_KEYS = ("address", "family", "sent", "received", "loss")
 # The probe may leave these out when it has nothing to say; they read as null.
 _OPTIONAL_TARGET_KEYS = (
     "min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms",
-    "last_send_time", "last_recv_time", "error", "duplicates", "late",
+    "p50_rtt_ms", "p95_rtt_ms", "p99_rtt_ms", "last_send_time", "last_recv_time", "error", "duplicates", "late",
 )
 _OPTIONAL_MS_KEYS = tuple(key for key in _OPTIONAL_TARGET_KEYS if key.endswith("_ms"))
 _OPTIONAL_OTHER_KEYS = tuple(key for key in _OPTIONAL_TARGET_KEYS if not key.endswith("_ms"))

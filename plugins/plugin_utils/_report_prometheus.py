@@ -11,7 +11,8 @@ _MS_PER_S = 1000.0
 # Nanoseconds, the resolution of the probe's clock; more digits are float noise.
 _SECONDS_DIGITS = 9
 _RTT_STATS = (("min", "min_rtt_ms"), ("avg", "avg_rtt_ms"), ("max", "max_rtt_ms"), ("median", "median_rtt_ms"),
-              ("stddev", "stddev_rtt_ms"), ("jitter", "jitter_ms"), ("last", "last_rtt_ms"))
+              ("stddev", "stddev_rtt_ms"), ("jitter", "jitter_ms"), ("last", "last_rtt_ms"),
+              ("p50", "p50_rtt_ms"), ("p95", "p95_rtt_ms"), ("p99", "p99_rtt_ms"))
 
 
 def _epoch_seconds(rfc3339):

@@ -39,6 +39,9 @@ def _target_stats(pair):
         "medianRTTNanoseconds": _nanoseconds(pair["median_rtt_ms"]),
         "stddevRTTNanoseconds": _nanoseconds(pair["stddev_rtt_ms"]),
         "jitterNanoseconds": _nanoseconds(pair["jitter_ms"]),
+        "p50RTTNanoseconds": _nanoseconds(pair["p50_rtt_ms"]),
+        "p95RTTNanoseconds": _nanoseconds(pair["p95_rtt_ms"]),
+        "p99RTTNanoseconds": _nanoseconds(pair["p99_rtt_ms"]),
         "rttsNanoseconds": [_nanoseconds(rtt) for rtt in pair["rtts_ms"]],
         "duplicates": pair["duplicates"],
         "late": pair["late"],
@@ -97,7 +100,9 @@ def _target_of(stats):
                   "duplicates": stats.get("duplicates"), "late": stats.get("late"), "error": stats.get("error")}
         for key, field in (("min_rtt_ms", "minRTTNanoseconds"), ("avg_rtt_ms", "avgRTTNanoseconds"),
                            ("max_rtt_ms", "maxRTTNanoseconds"), ("median_rtt_ms", "medianRTTNanoseconds"),
-                           ("stddev_rtt_ms", "stddevRTTNanoseconds"), ("jitter_ms", "jitterNanoseconds")):
+                           ("stddev_rtt_ms", "stddevRTTNanoseconds"), ("jitter_ms", "jitterNanoseconds"),
+                           ("p50_rtt_ms", "p50RTTNanoseconds"), ("p95_rtt_ms", "p95RTTNanoseconds"),
+                           ("p99_rtt_ms", "p99RTTNanoseconds")):
             target[key] = _milliseconds(stats.get(field))
     else:
         # Antrea's: the last request and its reply, if it came

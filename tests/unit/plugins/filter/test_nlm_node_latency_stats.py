@@ -15,6 +15,7 @@ ANTREA_TARGET_KEYS = {"targetIP", "lastSendTime", "lastRecvTime", "lastMeasuredR
 OUR_TARGET_KEYS = {
     "family", "status", "sent", "received", "lossRatio", "minRTTNanoseconds", "avgRTTNanoseconds",
     "maxRTTNanoseconds", "medianRTTNanoseconds", "stddevRTTNanoseconds", "jitterNanoseconds", "rttsNanoseconds",
+    "p50RTTNanoseconds", "p95RTTNanoseconds", "p99RTTNanoseconds",
     "duplicates", "late", "error",
 }
 
@@ -58,6 +59,7 @@ def test_target_figures_in_nanoseconds(dual_stack_facts):
         "family": "ipv4", "status": "lossy", "sent": 5, "received": 3, "lossRatio": 0.4,
         "minRTTNanoseconds": 420000, "avgRTTNanoseconds": 424000, "maxRTTNanoseconds": 428000,
         "medianRTTNanoseconds": None, "stddevRTTNanoseconds": 3266, "jitterNanoseconds": 4000,
+        "p50RTTNanoseconds": None, "p95RTTNanoseconds": None, "p99RTTNanoseconds": None,
         "rttsNanoseconds": [420000, 424000, 428000], "duplicates": None, "late": None, "error": None,
     }
 

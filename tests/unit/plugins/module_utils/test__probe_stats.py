@@ -15,6 +15,7 @@ def test_summary_without_samples_is_all_null():
     assert stats.rtt_summary([]) == {
         "min_rtt_ms": None, "avg_rtt_ms": None, "max_rtt_ms": None,
         "median_rtt_ms": None, "stddev_rtt_ms": None, "jitter_ms": None,
+        "p50_rtt_ms": None, "p95_rtt_ms": None, "p99_rtt_ms": None,
     }
 
 
@@ -22,6 +23,8 @@ def test_summary_of_one_sample_has_no_jitter():
     assert stats.rtt_summary([250_000]) == {
         "min_rtt_ms": 0.25, "avg_rtt_ms": 0.25, "max_rtt_ms": 0.25,
         "median_rtt_ms": 0.25, "stddev_rtt_ms": 0.0, "jitter_ms": None,
+        # no RTT above a percentile of one
+        "p50_rtt_ms": None, "p95_rtt_ms": None, "p99_rtt_ms": None,
     }
 
 
@@ -34,6 +37,24 @@ def test_summary_in_milliseconds():
     assert summary["median_rtt_ms"] == 2.5
     assert summary["stddev_rtt_ms"] == pytest.approx((14 / 4) ** 0.5, abs=1e-6)
     assert summary["jitter_ms"] == pytest.approx(7 / 3, abs=1e-6)
+
+
+@pytest.mark.parametrize("count, p50, p95, p99", [
+    (2, 1.0, None, None),
+    (3, 2.0, None, None),
+    (19, 10.0, None, None),
+    # nearest rank: the smallest RTT with at least p % of them at or below it
+    (20, 10.0, 19.0, None),
+    (99, 50.0, 95.0, None),
+    (100, 50.0, 95.0, 99.0),
+    (1000, 500.0, 950.0, 990.0),
+])
+def test_percentiles_where_the_sample_allows(count, p50, p95, p99):
+    # 1 .. count ms, in a shuffled order: percentiles do not depend on it
+    rtts = [((index * 7919) % count + 1) * MS for index in range(count)]
+    assert sorted(rtts) == [(index + 1) * MS for index in range(count)]
+    summary = stats.rtt_summary(rtts)
+    assert (summary["p50_rtt_ms"], summary["p95_rtt_ms"], summary["p99_rtt_ms"]) == (p50, p95, p99)
 
 
 def test_median_of_odd_count():
