@@ -629,23 +629,35 @@ def supervise(argv: list[str], log: Path) -> int:
         leave_machine_cgroup(before, cgroups)
 
 
-def prepare() -> None:
-    """Build every image and download the wheels the machines need, side by side."""
-    threads = [threading.Thread(target=build, args=args) for build, args in
-               ((base_image, (PACKAGES,)), (base_image, (UFW_PACKAGES,)), (wheel_directory, ()))]
+def prepare() -> list[Path]:
+    """Build every image and download the wheels the machines need, side by side; the
+    first failure is raised once all have ended."""
+    jobs = ((base_image, (PACKAGES,)), (base_image, (UFW_PACKAGES,)), (wheel_directory, ()))
+    results: list = [None] * len(jobs)
+
+    def run(index, build, args):
+        try:
+            results[index] = build(*args)
+        except MachineError as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index, build, args)) for index, (build, args) in enumerate(jobs)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    for result in results:
+        if isinstance(result, MachineError):
+            raise result
+    return results
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "supervise":
         sys.exit(supervise(sys.argv[3:], Path(sys.argv[2])))
     if sys.argv[1:] == ["prepare"]:
-        prepare()
         try:
-            for ready in (base_image(PACKAGES), base_image(UFW_PACKAGES), wheel_directory()):
+            for ready in prepare():
                 print("nlmmachines: ready: %s" % ready)
         except MachineError as error:
             sys.exit("nlmmachines: %s" % error)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import secrets
 import subprocess
 
@@ -128,3 +129,30 @@ def pytest_collection_modifyitems(items):
     core mostly idle), and a machine test that comes before they are ready waits for
     them (nlmmachines._cached_build)."""
     items.sort(key=lambda item: item.get_closest_marker("machines") is not None)
+
+
+SAVE_COMMANDS = ("iptables-save", "ip6tables-save")
+_COUNTERS_AND_STAMPS = re.compile(r"^#.*$|\[\d+:\d+\]", re.M)
+_OWNED_COMMENT = "nodelatency.monitor"
+
+
+@pytest.fixture(scope="session")
+def saved_rulesets():
+    """saved_rulesets(lab) -> {(node, save command): ruleset without counters and time stamps}."""
+
+    def read(lab):
+        return {(node.name, save): _COUNTERS_AND_STAMPS.sub("", lab.run(node, [save]).stdout)
+                for node in lab.nodes for save in SAVE_COMMANDS}
+
+    return read
+
+
+@pytest.fixture(scope="session")
+def owned_accept_rules():
+    """owned_accept_rules(ruleset) -> the owned ACCEPT rules of an iptables-save text."""
+
+    def find(ruleset):
+        return [line for line in ruleset.splitlines() if _OWNED_COMMENT in line and line.endswith("-j ACCEPT")
+                or line.startswith("-A NLM-")]
+
+    return find

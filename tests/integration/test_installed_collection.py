@@ -24,15 +24,6 @@ from nlmlab import REPO
 pytestmark = pytest.mark.lab
 
 NEWEST = ("2.21", "3.13")
-SAVES = ("iptables-save", "ip6tables-save")
-COMMENT = "nodelatency.monitor"
-
-
-def rulesets(lab):
-    """Every node's rulesets without iptables-save's dated comments and counters."""
-    return {(node.name, save): [re.sub(r"\[\d+:\d+\]", "[0:0]", line)
-                                for line in lab.run(node, [save]).stdout.splitlines() if not line.startswith("#")]
-            for node in lab.nodes for save in SAVES}
 
 
 @pytest.fixture(scope="module")
@@ -77,18 +68,15 @@ def installed(user, tmp_path_factory):
     return tarball
 
 
-def owned_accept_rules(lines):
-    return [line for line in lines if COMMENT in line and line.endswith("-j ACCEPT")]
-
-
-def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, user, module_lab_factory):
+def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, user, module_lab_factory,
+                                                                   saved_rulesets, owned_accept_rules):
     """The toggle read from antrea-agent.conf as Antrea's chart renders it, as the agent
     reads it: on through the alpha toggle (the gate itself unset) with the mode spelt
     NetworkPolicyOnly, off with the chart's defaults."""
     lab = module_lab_factory(nodes=2, firewall="iptables-nft", mode="networkPolicyOnly")
     (user.work / "inventory.yml").write_text(lab.inventory_path.read_text())
     n1, n2 = lab.nodes
-    before = rulesets(lab)
+    before = saved_rulesets(lab)
     assert not lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)
 
     def agent_conf(gates):
@@ -103,7 +91,7 @@ def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, us
     assert on.returncode == 0, on.stdout[-5000:] + on.stderr[-3000:]
     assert lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)
     assert lab.ping(n2, n1.transport_ipv6, count=1, timeout=1.0)
-    for ruleset in rulesets(lab).values():
+    for ruleset in saved_rulesets(lab).values():
         assert len(owned_accept_rules(ruleset)) == 4
         assert all(" -i eth0 " in rule or " -o eth0 " in rule for rule in owned_accept_rules(ruleset))
 
@@ -119,5 +107,5 @@ def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, us
     (user.work / "off.json").write_text(json.dumps({**common, "nlm_antrea_agent_conf": agent_conf({})}))
     off = user("ansible-playbook", "-i", "inventory.yml", "nodelatency.monitor.site", "-e", "@off.json")
     assert off.returncode == 0, off.stdout[-5000:] + off.stderr[-3000:]
-    assert rulesets(lab) == before
+    assert saved_rulesets(lab) == before
     assert not lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)

@@ -12,10 +12,6 @@ import pytest
 
 from ansible_collections.nodelatency.monitor.tests.unit.fixtures import antrea_agent_conf
 
-COMMENT = "nodelatency.monitor"
-SAVE_COMMANDS = ("iptables-save", "ip6tables-save")
-COUNTERS_AND_STAMPS = re.compile(r"^#.*$|\[\d+:\d+\]", re.M)
-
 
 @pytest.fixture(scope="module")
 def lab(module_lab_factory):
@@ -24,14 +20,9 @@ def lab(module_lab_factory):
 
 
 @pytest.fixture
-def rulesets(lab):
+def rulesets(lab, saved_rulesets):
     """rulesets() -> {(node, save command): ruleset without counters and timestamps}."""
-
-    def read():
-        return {(node.name, save): COUNTERS_AND_STAMPS.sub("", lab.run(node, [save]).stdout)
-                for node in lab.nodes for save in SAVE_COMMANDS}
-
-    return read
+    return lambda: saved_rulesets(lab)
 
 
 @pytest.fixture
@@ -42,11 +33,6 @@ def site(lab, run_ansible):
         return run_ansible(["site.yml", "-e", json.dumps(extra_vars)], lab.inventory_path, program="ansible-playbook")
 
     return run
-
-
-def owned_accept_rules(ruleset: str) -> list[str]:
-    return [line for line in ruleset.splitlines() if COMMENT in line and line.endswith("-j ACCEPT")
-            or line.startswith("-A NLM-")]
 
 
 def test_an_unresolvable_transport_interface_fails_every_host_and_writes_nothing(site, rulesets):
@@ -60,7 +46,7 @@ def test_an_unresolvable_transport_interface_fails_every_host_and_writes_nothing
     assert rulesets() == before
 
 
-def test_the_transport_interface_is_found_by_cidr_and_every_rule_names_it(site, rulesets):
+def test_the_transport_interface_is_found_by_cidr_and_every_rule_names_it(site, rulesets, owned_accept_rules):
     before = rulesets()
     result = site({"nlm_enabled": True, "nlm_transport_interface": "", "nlm_probe": False,
                    "nlm_transport_interface_cidrs": ["198.18.0.0/24", "2001:db8::/64"]})
@@ -91,7 +77,7 @@ def test_an_agent_conf_the_agent_would_refuse_is_refused_before_anything_changes
     assert rulesets() == before
 
 
-def test_a_change_of_mode_or_families_takes_off_the_rules_no_longer_used(site, rulesets):
+def test_a_change_of_mode_or_families_takes_off_the_rules_no_longer_used(site, rulesets, owned_accept_rules):
     before = rulesets()
     result = site({"nlm_enabled": True, "nlm_traffic_mode": "hybrid", "nlm_probe": False})
     assert result.returncode == 0, result.stdout + result.stderr
