@@ -633,23 +633,23 @@ def prepare() -> list[Path]:
     """Build every image and download the wheels the machines need, side by side; the
     first failure is raised once all have ended."""
     jobs = ((base_image, (PACKAGES,)), (base_image, (UFW_PACKAGES,)), (wheel_directory, ()))
-    results: list = [None] * len(jobs)
+    built: dict[int, Path] = {}
+    errors: list[MachineError] = []
 
     def run(index, build, args):
         try:
-            results[index] = build(*args)
+            built[index] = build(*args)
         except MachineError as error:
-            results[index] = error
+            errors.append(error)
 
     threads = [threading.Thread(target=run, args=(index, build, args)) for index, (build, args) in enumerate(jobs)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    for result in results:
-        if isinstance(result, MachineError):
-            raise result
-    return results
+    if errors:
+        raise errors[0]
+    return [built[index] for index in range(len(jobs))]
 
 
 if __name__ == "__main__":
