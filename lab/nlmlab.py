@@ -32,7 +32,9 @@ import nlmmachines
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_NAME = "nlm"
-FIREWALLS = ("iptables-nft", "iptables-legacy", "nftables", "reject-tail", "ufw", "none")
+FIREWALLS = ("iptables-nft", "iptables-legacy", "nftables", "reject-tail", "ufw", "firewalld", "none")
+# firewalls that are services loading their own configuration at boot
+SERVICE_FIREWALLS = ("ufw", "firewalld")
 # netns: every node a namespace, entered by the netns connection as root on this
 # filesystem; machines: every node's namespace the network of a booted Debian machine,
 # reached over SSH as an operator with sudo (lab/nlmmachines.py).
@@ -299,9 +301,9 @@ class Lab:
             raise LabError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         if kind not in KINDS:
             raise LabError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-        if firewall == "ufw" and kind != "machines":
-            raise LabError("firewall ufw needs machines (KIND=machines): ufw is a service that loads its rules when "
-                           "the machine boots")
+        if firewall in SERVICE_FIREWALLS and kind != "machines":
+            raise LabError(f"firewall {firewall} needs machines (KIND=machines): {firewall} is a service that loads "
+                           "its rules when the machine boots")
         self.kind = kind
         self.name = name
         self.firewall = firewall

@@ -47,8 +47,11 @@ PACKAGES = (
 )
 # ufw breaks netfilter-persistent (both restore the firewall at boot): its machines boot
 # an image of their own.
-UFW_PACKAGES = tuple(package for package in PACKAGES if package not in ("netfilter-persistent", "iptables-persistent")) \
-    + ("ufw",)
+_PERSISTENT = ("netfilter-persistent", "iptables-persistent")
+UFW_PACKAGES = tuple(package for package in PACKAGES if package not in _PERSISTENT) + ("ufw",)
+# firewalld's unit conflicts with the services that restore rules at boot, and its package
+# enables it: its machines boot an image of their own too.
+FIREWALLD_PACKAGES = tuple(package for package in PACKAGES if package not in _PERSISTENT) + ("firewalld",)
 OPERATOR = "nlm"
 REQUIREMENTS = REPO / "roles" / "nlm" / "files" / "requirements-node.txt"
 # Where the machines find the wheels of the node libraries, as an air-gapped cluster
@@ -291,7 +294,7 @@ _LEGACY_COMMANDS = ("iptables", "iptables-restore", "iptables-save", "ip6tables"
 
 
 def packages_for(firewall: str) -> tuple[str, ...]:
-    return UFW_PACKAGES if firewall == "ufw" else PACKAGES
+    return {"ufw": UFW_PACKAGES, "firewalld": FIREWALLD_PACKAGES}.get(firewall, PACKAGES)
 
 
 _UFW_ECHO_ACCEPT = re.compile(r"^(-A ufw6?-before-\S+ -p icmp(?:v6)? --icmp(?:v6)?-type echo-(?:request|reply)) -j ACCEPT$",
@@ -332,7 +335,26 @@ def firewall_files(lab, firewall: str, base: Path) -> dict[str, str]:
         files["/etc/iptables/rules.v6"] = nlmlab.render_iptables(firewall, 6)
     if firewall == "nftables":
         files["/etc/nftables.conf"] = nlmlab.render_nftables(firewall)
+    if firewall == "firewalld":
+        files.update(firewalld_files())
     return files
+
+
+FIREWALLD_ECHO_DROPS = "".join(
+    '  <rule>\n    <icmp-type name="%s"/>\n    <drop/>\n  </rule>\n' % name for name in ("echo-request", "echo-reply"))
+
+
+def firewalld_files() -> dict[str, str]:
+    """firewalld hardened like the lab's other firewalls, in its own configuration:
+    the default zone (every lab interface is in it) lets TCP and UDP in (sshd, the VXLAN
+    overlay) and drops ICMP echo; a policy from the host to any zone drops echo on the
+    way out. Other ICMP (errors, neighbour discovery) passes, as in the other flavours."""
+    zone = ('<?xml version="1.0" encoding="utf-8"?>\n<zone>\n  <short>Public (nlm lab, hardened)</short>\n'
+            '  <protocol value="tcp"/>\n  <protocol value="udp"/>\n' + FIREWALLD_ECHO_DROPS + '</zone>\n')
+    policy = ('<?xml version="1.0" encoding="utf-8"?>\n<policy target="CONTINUE" priority="-100">\n'
+              '  <short>nlm lab: no echo out</short>\n  <ingress-zone name="HOST"/>\n  <egress-zone name="ANY"/>\n'
+              + FIREWALLD_ECHO_DROPS + '</policy>\n')
+    return {"/etc/firewalld/zones/public.xml": zone, "/etc/firewalld/policies/lab-echo-out.xml": policy}
 
 
 def _link(layer: Path, path: str, target: str) -> None:
@@ -632,7 +654,8 @@ def supervise(argv: list[str], log: Path) -> int:
 def prepare() -> list[Path]:
     """Build every image and download the wheels the machines need, side by side; the
     first failure is raised once all have ended."""
-    jobs = ((base_image, (PACKAGES,)), (base_image, (UFW_PACKAGES,)), (wheel_directory, ()))
+    jobs = ((base_image, (PACKAGES,)), (base_image, (UFW_PACKAGES,)), (base_image, (FIREWALLD_PACKAGES,)),
+            (wheel_directory, ()))
     built: dict[int, Path] = {}
     errors: list[MachineError] = []
 

@@ -9,8 +9,12 @@ ICMP and ICMPv6 type and code, ``ip``/``ip6`` addresses, protocol and next heade
 transport headers (which no ICMP packet has) and ``ct state``, against single values,
 anonymous and named sets, prefixes and ranges. Verdicts: accept, drop, reject, jump,
 goto, return, continue and verdict maps (inline or named); ``meta mark set`` is
-followed. Anything else (rate limits, ``fib``, ``xt`` matches that iptables-nft left
-in a table nft shows) cannot be decided, and a queue is a verdict that cannot be foreseen.
+followed. The strict reverse-path check (``fib saddr . iif oif missing``, with or without
+``mark``, as firewalld's rpfilter writes it) passes an incoming probe: a peer's probe
+comes in through the interface that the route back to it leaves by, which is what makes
+its reply reach it. Anything else (rate limits, other ``fib`` lookups, ``xt`` matches that
+iptables-nft left in a table nft shows) cannot be decided, and a queue is a verdict that
+cannot be foreseen.
 """
 
 from __future__ import annotations
@@ -224,6 +228,8 @@ def subject(left):
                 return _GUARDS[protocol], _META_TESTS["l4proto"]
             return _GUARDS[protocol], _unknown_test
         return None
+    if "fib" in left:
+        return _reverse_path(left["fib"])
     if "ct" in left:
         return (None, _ct_state) if left["ct"].get("key") == "state" and "dir" not in left["ct"] else None
     if "&" in left:
@@ -231,6 +237,21 @@ def subject(left):
         if (len(operands) == 2 and operands[0] == {"meta": {"key": "mark"}} and isinstance(operands[1], int)):
             return None, _masked_mark(operands[1])
     return None
+
+
+def _reverse_path(fib):
+    """(guard, test) of the strict reverse-path lookup, None for any other fib lookup."""
+    flags = set(fib.get("flags") or ())
+    if fib.get("result") != "oif" or not {"saddr", "iif"} <= flags <= {"saddr", "iif", "mark"}:
+        return None
+
+    def test(packet, base, state, value):
+        # the lookup finds the route back out of the probe's own interface: a value of
+        # false is "missing", which it is not
+        if packet.direction != "in" or not isinstance(value, bool):
+            return None
+        return value
+    return None, test
 
 
 def _unknown_test(packet, base, state, value):

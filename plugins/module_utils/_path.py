@@ -44,10 +44,32 @@ MAX_DEPTH = 64
 
 ACCEPT, DROP, UNKNOWN = "accept", "drop", "unknown"
 # Addresses a peer's probe can never come from or go to on a real interface.
+# IPv6 adds the IPv4-compatible (deprecated, RFC 4291) and IPv4-mapped (never on the wire)
+# ranges, which firewalld rejects on the way out, and see _never_6to4.
 _NEVER_PEERS = {
     "ipv4": [ipaddress.ip_network(net) for net in ("0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32")],
-    "ipv6": [ipaddress.ip_network(net) for net in ("::/128", "::1/128", "fe80::/10", "ff00::/8")],
+    "ipv6": [ipaddress.ip_network(net) for net in ("::/128", "::1/128", "fe80::/10", "ff00::/8", "::/96",
+                                                    "::ffff:0:0/96")],
 }
+_6TO4 = ipaddress.ip_network("2002::/16")
+# RFC 3056 builds a 6to4 prefix from a global IPv4 address: none embeds these
+_NOT_GLOBAL_IPV4 = [ipaddress.ip_network(net) for net in ("0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16",
+                                                          "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3")]
+
+
+def _never_6to4(net):
+    """Whether ``net`` lies in 6to4 addresses whose embedded IPv4 address is not global."""
+    if net.version != 6 or net.prefixlen <= 16 or not net.subnet_of(_6TO4):
+        return False
+    embedded = ipaddress.ip_network(((int(net.network_address) >> 80) & 0xFFFFFFFF, min(net.prefixlen - 16, 32)),
+                                    strict=False)
+    return any(embedded.subnet_of(never) for never in _NOT_GLOBAL_IPV4)
+
+
+def never_peer(net, family):
+    """Whether no probe of a peer can come from or go to an address in ``net``."""
+    return any(net.subnet_of(never) for never in _NEVER_PEERS[family] if never.version == net.version) \
+        or _never_6to4(net)
 
 
 # --- three-valued logic -------------------------------------------------------------
@@ -141,7 +163,7 @@ def address_match(packet, side, networks):
         # Not known: what no probe can carry does not match, an all-covering network does.
         if any(net.prefixlen == 0 for net in networks):
             return True
-        if all(any(net.subnet_of(never) for never in _NEVER_PEERS[packet.family]) for net in networks):
+        if all(never_peer(net, packet.family) for net in networks):
             return False
         return None
     inside = [any(address in net for net in networks if net.version == address.version) for address in addresses]

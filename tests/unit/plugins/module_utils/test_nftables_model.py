@@ -261,6 +261,9 @@ def test_a_statement_iptables_nft_leaves_in_its_tables_cannot_be_told():
     ({"&": [{"meta": {"key": "mark"}}, 255]}, True),
     ({"&": [{"ct": {"key": "mark"}}, 255]}, False),
     ({"fib": {"result": "type", "flags": ["daddr"]}}, False),
+    ({"fib": {"result": "oif", "flags": ["saddr", "iif"]}}, True),
+    ({"fib": {"result": "oif", "flags": ["saddr", "mark", "iif"]}}, True),
+    ({"fib": {"result": "oif", "flags": ["daddr", "iif"]}}, False),
     ("iifname", False),
 ])
 def test_which_left_sides_are_understood(left, understood):
@@ -301,3 +304,16 @@ def test_an_unknown_part_of_a_known_header_cannot_be_told():
     match, _action = compile_rule(expr, {}, {})
     assert match(packet(), INPUT, State()) is None
     assert match(packet(family="ipv6"), INPUT, State()) is False
+
+
+@pytest.mark.parametrize("direction,right,expected", [
+    ("in", False, False),     # rpfilter's "missing": the route back leaves by the probe's interface
+    ("in", True, True),
+    ("out", False, None),     # no input device on the way out: not the reverse-path check
+])
+def test_the_strict_reverse_path_check_passes_an_incoming_probe(direction, right, expected):
+    # as firewalld writes it: meta nfproto ipv6 fib saddr . mark . iif oif missing drop
+    expr = [{"match": {"op": "==", "left": {"fib": {"result": "oif", "flags": ["saddr", "mark", "iif"]}},
+                       "right": right}}, {"drop": None}]
+    match, _action = compile_rule(expr, {}, {})
+    assert match(packet(family="ipv6", direction=direction), INPUT, State()) is expected

@@ -106,6 +106,9 @@ NETS = {name: [ipaddress.ip_network(net) for net in nets] for name, nets in {
     "all": ["0.0.0.0/0"], "loopback": ["127.0.0.0/8"], "multicast": ["224.0.0.0/4"],
     "lab": ["198.18.0.0/15"], "host": ["198.18.0.1/32"], "mixed": ["127.0.0.0/8", "198.18.0.0/15"],
     "v6-only": ["2001:db8::/32"], "v6-link": ["fe80::/10", "::1/128"], "v6-all": ["::/0"],
+    "v6-never": ["::/96", "::ffff:0.0.0.0/96", "2002::/24", "2002:a00::/24", "2002:7f00::/24", "2002:a9fe::/32",
+                 "2002:ac10::/28", "2002:c0a8::/32", "2002:e000::/19"],
+    "v6-6to4": ["2002:c633:6400::/40", "2002:a00::/24"],
 }.items()}
 
 
@@ -119,6 +122,8 @@ NETS = {name: [ipaddress.ip_network(net) for net in nets] for name, nets in {
     ("ipv4", "saddr", None, "v6-only", False),   # another family's networks never match
     ("ipv6", "saddr", None, "v6-link", False),
     ("ipv6", "saddr", None, "v6-all", True),
+    ("ipv6", "daddr", None, "v6-never", False),   # what firewalld rejects on the way out
+    ("ipv6", "daddr", None, "v6-6to4", None),      # 6to4 of a global IPv4 address: a possible peer
     # this node's side: decided by its addresses when known
     ("ipv4", "daddr", None, "host", None),
     ("ipv4", "daddr", ["198.18.0.1"], "host", True),
