@@ -48,8 +48,7 @@ ACCEPT, DROP, UNKNOWN = "accept", "drop", "unknown"
 # ranges, which firewalld rejects on the way out, and see _never_6to4.
 _NEVER_PEERS = {
     "ipv4": [ipaddress.ip_network(net) for net in ("0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32")],
-    "ipv6": [ipaddress.ip_network(net) for net in ("::/128", "::1/128", "fe80::/10", "ff00::/8", "::/96",
-                                                    "::ffff:0:0/96")],
+    "ipv6": [ipaddress.ip_network(net) for net in ("::/128", "::1/128", "fe80::/10", "ff00::/8", "::/96", "::ffff:0:0/96")],
 }
 _6TO4 = ipaddress.ip_network("2002::/16")
 # RFC 3056 builds a 6to4 prefix from a global IPv4 address: none embeds these
