@@ -47,13 +47,19 @@ options:
         base chains alike - and nowhere else.
       - V(iptables-nft), V(iptables-legacy) or V(nftables) puts them only into that flavour's filters, and
         warns, naming the rule, when a filter of another flavour still drops the probes.
+      - Where firewalld runs in the network namespace, V(auto) (or V(firewalld)) writes the rules into firewalld
+        itself, in its permanent and runtime configuration, through its D-Bus API; the raw flavours are refused
+        there. firewalld matches no interface outside its zones, so the rules are rich rules restricted by the
+        interface's addresses, in two policies of their own (C(nlm-echo-in) from any zone to the host,
+        C(nlm-echo-out) from the host to any zone) at priority -32768, which firewalld applies before any zone
+        and any other policy. See U(https://github.com/nodelatency/monitor/blob/main/docs/nlm_icmp_allow.md).
       - The iptables flavours need C(iptables-nft-save)/C(iptables-nft-restore) or
         C(iptables-legacy-save)/C(iptables-legacy-restore), and their C(ip6tables) counterparts for IPv6;
         native nftables needs C(nft). Legacy tables are read when the kernel lists one in the network
         namespace (C(/proc/net/ip_tables_names)); a table C(iptables-nft-save) calls incompatible is read
         with C(nft) as a native one.
     type: str
-    choices: [auto, iptables-legacy, iptables-nft, nftables]
+    choices: [auto, firewalld, iptables-legacy, iptables-nft, nftables]
     default: auto
   comment:
     description:

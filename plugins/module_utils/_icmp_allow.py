@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _path
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _firewalld, _path
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import firewalld_running
@@ -56,7 +56,7 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._persist impor
 from ansible_collections.nodelatency.monitor.plugins.module_utils._persist import write as write_boot_file
 
 BACKEND_CLASSES = OrderedDict(list(IPTABLES_BACKENDS.items()) + [(NftablesBackend.name, NftablesBackend)])
-BACKEND_CHOICES = ["auto"] + sorted(BACKEND_CLASSES)
+BACKEND_CHOICES = ["auto"] + sorted(list(BACKEND_CLASSES) + ["firewalld"])
 LOCALE_C = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
 COMMON_ARGUMENT_SPEC = dict(
@@ -186,13 +186,11 @@ def _diff_text(per_family):
 
 
 FIREWALLD_ADVICE = (
-    "firewalld is running in this network namespace, and nlm_icmp_allow does not change the rules of a "
-    "firewalld-managed host behind firewalld's back (firewalld would drop them at its next reload). Let ICMP "
-    "echo through with firewalld itself: firewalld's zones accept it unless blocked, so for the zone of each "
-    "interface (firewall-cmd --get-zone-of-interface=IF) run firewall-cmd --permanent --zone=ZONE "
-    "--remove-icmp-block=echo-request --remove-icmp-block=echo-reply (and for IPv6 check "
-    "--query-icmp-block-inversion), then firewall-cmd --reload; or stop firewalld and manage the rules with "
-    "this module")
+    "firewalld is running in this network namespace, and backend %s would change its tables behind its back "
+    "(firewalld drops such rules at its next reload, and a drop in its own table wins over an accept elsewhere): "
+    "use backend auto or firewalld, which write the rules into firewalld itself")
+NOT_FIREWALLD = ("backend firewalld was asked for, but no firewalld runs in this network namespace: start it "
+                 "(systemctl start firewalld) or use backend auto")
 
 
 def local_addresses(module, commands):
@@ -310,7 +308,11 @@ class IcmpAllow(object):
         if problems:
             raise NlmError("; ".join(problems))
         if firewalld_running():
-            raise NlmError(FIREWALLD_ADVICE)
+            if params["backend"] not in ("auto", "firewalld"):
+                raise NlmError(FIREWALLD_ADVICE % params["backend"])
+            return FirewalldIcmpAllow(self.module, self.families).run()
+        if params["backend"] == "firewalld":
+            raise NlmError(NOT_FIREWALLD)
         if params["state"] == "present":
             missing = _missing_interfaces(params["interfaces"])
             if missing:
@@ -557,10 +559,16 @@ class IcmpAllowInfo(object):
             raise NlmError("; ".join(problems))
         families = _families(params)
         comment = params["comment"]
+        running = firewalld_running()
+        if params["backend"] == "firewalld" and not running:
+            raise NlmError(NOT_FIREWALLD)
         firewall = Firewall(self.module)
-        firewall.require(params["backend"], families)
+        firewall.require("auto" if params["backend"] == "firewalld" else params["backend"], families)
         firewall.prefetch(families)
-        report = {"firewalld_running": firewalld_running()}
+        report = {"firewalld_running": running}
+        owned_in_firewalld = None
+        if running:
+            report["firewalld"], owned_in_firewalld = firewalld_report(self.module, firewall, comment)
         flavours_seen = set()
         for family in families:
             rulesets = firewall.rulesets(family)
@@ -568,17 +576,22 @@ class IcmpAllowInfo(object):
             expected = expected_rules(family, params["interfaces"], params["roles"])
             entries = []
             for rule in expected:
-                entries.append(self._entry(firewall, rulesets, tables, family, rule, flavours_seen))
+                entry = self._entry(firewall, rulesets, tables, family, rule, flavours_seen, running)
+                if owned_in_firewalld is not None:
+                    entry.update(firewalld_presence(firewall, rule, owned_in_firewalld))
+                entries.append(entry)
             report[family] = {"rules": entries}
-        report["backend"] = "+".join(name for name in BACKEND_CLASSES if name in flavours_seen)
+        report["backend"] = "firewalld" if running else "+".join(name for name in BACKEND_CLASSES
+                                                                 if name in flavours_seen)
         rules = [entry for family in families for entry in report[family]["rules"]]
         report["all_present"] = all(entry["present"] for entry in rules)
         report["all_effective"] = all(entry["effective"] for entry in rules)
         return {"changed": False, "icmp_allow": report}
 
-    def _entry(self, firewall, rulesets, tables, family, rule, flavours_seen):
+    def _entry(self, firewall, rulesets, tables, family, rule, flavours_seen, firewalld=False):
         comment = self.params["comment"]
-        allowed = _flavours(self.params)
+        # where firewalld runs, the rules are its own and no raw flavour's filter gets one
+        allowed = [] if firewalld else _flavours(self.params)
         packet = firewall.packet(rule)
         chains = _path.filters(tables, family, rule.direction)
         judgement = _path.judge(chains, packet)
@@ -616,3 +629,168 @@ class IcmpAllowInfo(object):
             "position": holding[0]["position"] if holding else None,
             "filters": filters,
         }
+
+
+def judged_paths(module, family, rules, comment):
+    """The verdict each rule's packet meets in the live rulesets of every flavour."""
+    firewall = Firewall(module)
+    firewall.prefetch([family])
+    tables = firewall.tables(family, firewall.rulesets(family), comment)
+    paths = []
+    for rule in rules:
+        judgement = _path.judge(_path.filters(tables, family, rule.direction), firewall.packet(rule))
+        dropped_by = describe_drop(judgement)
+        paths.append({"interface": rule.interface, "direction": rule.direction, "message": rule.message,
+                      "verdict": judgement.verdict, "dropped_by": dropped_by})
+        if judgement.verdict != _path.ACCEPT and dropped_by is not None:
+            module.warn("%s %s %s %s is still %s by %s" % (
+                family, rule.direction, rule.interface, rule.message,
+                "dropped" if judgement.verdict == _path.DROP else "possibly dropped", one_line(dropped_by)))
+    return paths
+
+
+class FirewalldIcmpAllow(object):
+    """nlm_icmp_allow where firewalld runs: the rules written into firewalld's own
+    policies (see _firewalld.py for what and why)."""
+
+    def __init__(self, module, families):
+        self.module = module
+        self.params = module.params
+        self.families = families
+
+    def _wanted(self, interfaces, addresses):
+        """{interface: {direction: [rich rule]}} for state present; fails, changing
+        nothing, for an interface without an address of a family asked for."""
+        wanted, problems = {}, []
+        for name in interfaces:
+            rules = [rule for family in self.families for rule in expected_rules(family, [name], self.params["roles"])]
+            own = {family: sorted((str(address) for address in addresses.get(name, {}).get(family, [])))
+                   for family in self.families}
+            lacking = [family for family in self.families if not own[family]]
+            if lacking:
+                problems.append("%s has no global %s address" % (name, " or ".join(lacking)))
+            wanted[name] = _firewalld.interface_rules(rules, own)
+        if problems:
+            raise NlmError("%s: firewalld matches no interface outside its zones, so its rules name the interface's "
+                           "addresses; bring the interface and its addresses up first, or leave that family out "
+                           "(ip_versions)" % "; ".join(problems))
+        return wanted
+
+    def run(self):
+        params = self.params
+        comment = params["comment"]
+        interfaces = list(dict.fromkeys(params["interfaces"]))
+        with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
+            daemon = _firewalld.Daemon(self.module)
+            wanted = {}
+            if params["state"] == "present":
+                wanted = self._wanted(interfaces, local_addresses(self.module, Commands(self.module)))
+            permanent, runtime, current = {}, {}, {}
+            for direction, name in _firewalld.POLICIES.items():
+                permanent[direction] = _firewalld.plain_settings(daemon.permanent_policy(name))
+                runtime[direction] = _firewalld.plain_settings(daemon.runtime_policy(name))
+                current[direction] = _firewalld.record_of(name, permanent[direction] or runtime[direction], comment)
+            records = _firewalld.desired_records(current, interfaces, self.families, wanted)
+            desired = {direction: _firewalld.policy_settings(direction, records[direction], comment)
+                       for direction in _firewalld.POLICIES}
+            permanent_changes, runtime_changes, reload = [], [], False
+            for direction, name in _firewalld.POLICIES.items():
+                want = desired[direction]
+                if _firewalld.permanent_differs(permanent[direction], want):
+                    permanent_changes.append((name, permanent[direction], want))
+                if _firewalld.needs_reload(runtime[direction], want):
+                    reload = True
+                elif want is not None and _firewalld.runtime_differs(runtime[direction], want):
+                    runtime_changes.append((name, want))
+            kept = []
+            if not self.module.check_mode:
+                for name, before, want in permanent_changes:
+                    if want is None:
+                        daemon.remove_permanent_policy(name)
+                    elif before is None:
+                        daemon.add_permanent_policy(name, _firewalld.owned_policy_arguments(want))
+                    else:
+                        daemon.update_permanent_policy(name, _firewalld.owned_policy_arguments(want))
+                if reload:
+                    kept = _firewalld.reload_keeping_runtime(daemon)
+                else:
+                    for name, want in runtime_changes:
+                        daemon.set_runtime_policy(name, _firewalld.runtime_part(
+                            _firewalld.owned_policy_arguments(want), _firewalld.POLICY_RUNTIME_KEYS))
+                for name, _before, want in permanent_changes:
+                    if want is None:
+                        _firewalld.remove_own_backup(name, comment)
+        result = {"changed": bool(permanent_changes or runtime_changes or reload), "backend": "firewalld",
+                  "persisted": [], "rules": {}}
+        for family in self.families:
+            before = {rule for direction in current for rules in current[direction].values() for rule in rules
+                      if _firewalld.rule_family(rule) == family}
+            after = {rule for direction in records for rules in records[direction].values() for rule in rules
+                     if _firewalld.rule_family(rule) == family}
+            expected = expected_rules(family, interfaces, params["roles"]) if params["state"] == "present" else []
+            paths = [] if self.module.check_mode else judged_paths(self.module, family, expected, comment)
+            result["rules"][family] = {"added": sorted(after - before), "removed": sorted(before - after),
+                                       "present": sorted(after), "transaction": "", "paths": paths}
+        result["firewalld"] = {
+            "policies": {name: _firewalld.describe_policy(name, desired[direction])
+                         for direction, name in _firewalld.POLICIES.items()},
+            "permanent_changed": [name for name, _before, _want in permanent_changes],
+            "runtime_changed": [name for name, _want in runtime_changes],
+            "reloaded": reload and not self.module.check_mode, "runtime_kept": kept,
+        }
+        if self.module._diff:
+            result["diff"] = [{
+                "before_header": "firewalld policies", "after_header": "firewalld policies",
+                "before": "".join(line + "\n" for direction, name in _firewalld.POLICIES.items()
+                                  for line in _firewalld.describe_policy(name, permanent[direction])),
+                "after": "".join(line + "\n" for direction, name in _firewalld.POLICIES.items()
+                                 for line in _firewalld.describe_policy(name, desired[direction]))}]
+        return result
+
+
+def firewalld_report(module, firewall, comment):
+    """(what nlm_facts and nlm_icmp_allow_info report of firewalld, {"runtime"|"permanent":
+    set of the rich rules of the owned policies})."""
+    daemon = _firewalld.Daemon(module)
+    owned = {"runtime": set(), "permanent": set()}
+    policies = {}
+    for direction, name in _firewalld.POLICIES.items():
+        permanent = _firewalld.plain_settings(daemon.permanent_policy(name))
+        runtime = _firewalld.plain_settings(daemon.runtime_policy(name))
+        _firewalld.record_of(name, permanent or runtime, comment)
+        policies[name] = {"permanent": _firewalld.describe_policy(name, permanent),
+                          "runtime": _firewalld.describe_policy(name, runtime)}
+        owned["permanent"].update((permanent or {}).get("rich_rules") or [])
+        owned["runtime"].update((runtime or {}).get("rich_rules") or [])
+    report = firewalld_facts(daemon, [name for name in sorted(firewall_interfaces(firewall)) if name])
+    report["policies"] = policies
+    return report, owned
+
+
+def firewall_interfaces(firewall):
+    if firewall._addresses is None:
+        firewall._addresses = local_addresses(firewall.module, firewall.commands)
+    return firewall._addresses
+
+
+def firewalld_facts(daemon, interfaces):
+    """firewalld's version, backend, default zone and the zone of each interface."""
+    default = daemon.default_zone()
+    zones = {}
+    for name in interfaces:
+        bound = daemon.zone_of_interface(name)
+        zones[name] = {"zone": bound or default, "bound": bool(bound)}
+    return {"running": True, "version": daemon.version(), "backend": daemon.firewall_backend(),
+            "default_zone": default, "interfaces": zones}
+
+
+def firewalld_presence(firewall, rule, owned):
+    """The owned rich rules that serve ``rule`` with the interface's addresses now, and
+    whether each is in firewalld's runtime and permanent configuration."""
+    addresses = firewall_interfaces(firewall).get(rule.interface, {}).get(rule.family, [])
+    rich = [_firewalld.rich_rule(rule.family, rule.direction, rule.message, address) for address in addresses]
+    found = [{"rule": text, "runtime": text in owned["runtime"], "permanent": text in owned["permanent"]}
+             for text in rich]
+    return {"present": bool(found) and all(item["runtime"] and item["permanent"] for item in found),
+            "backend": "firewalld" if found and all(item["runtime"] for item in found) else None,
+            "firewalld_rules": found}

@@ -1,0 +1,433 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodelatency.monitor contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The firewalld backend of nlm_icmp_allow: the ICMP echo allow rules written into
+firewalld itself, through its D-Bus API, in its permanent and its runtime configuration.
+
+What firewalld can express, and so what is written (docs/nlm_icmp_allow.md says why):
+
+- firewalld matches no interface outside its zones, and moving an interface into
+  another zone changes everything else about it. A policy's zones only take effect for
+  zones that have interfaces or sources bound, which an interface left to the default
+  zone does not have. So the rules are rich rules restricted by the interface's own
+  addresses: an echo request in to the interface's address, its reply out from it.
+- They sit in two policies of their own, ``nlm-echo-in`` (from ANY zone to HOST) and
+  ``nlm-echo-out`` (from HOST to ANY zone), at priority -32768, the lowest there is:
+  firewalld applies policies of negative priority before the zones, in order, so no
+  zone's ICMP block, drop rule or target and no other policy comes before them.
+- A policy records in its description which rules serve which interface, so that one
+  interface's rules go without the others'.
+- firewalld makes a new policy part of its runtime only when it reloads. A reload keeps
+  interface bindings, ipsets and direct rules but drops every other runtime-only change,
+  so the runtime settings of each zone and policy that differed from the permanent ones
+  are put back after it.
+- firewalld keeps a backup (``<name>.xml.old``) of a policy file it rewrites or removes;
+  when the owned policy goes, its backup goes too, so /etc/firewalld is as it was.
+
+The calls go through systemd's ``busctl`` (argv lists, JSON answers): it is on every
+node that runs firewalld under systemd, and needs no D-Bus binding in the Python the
+module runs with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import OrderedDict
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+
+BUS_NAME = "org.fedoraproject.FirewallD1"
+OBJECT = "/org/fedoraproject/FirewallD1"
+CONFIG_OBJECT = OBJECT + "/config"
+POLICY_DIRECTORY = "/etc/firewalld/policies"
+POLICIES = OrderedDict((("in", "nlm-echo-in"), ("out", "nlm-echo-out")))
+PRIORITY = -32768
+# the settings of a policy or zone that its runtime can change without a reload
+POLICY_RUNTIME_KEYS = ("services", "ports", "icmp_blocks", "masquerade", "forward_ports", "rich_rules", "protocols",
+                       "source_ports", "ingress_zones", "egress_zones")
+ZONE_RUNTIME_KEYS = ("services", "ports", "icmp_blocks", "masquerade", "forward_ports", "interfaces", "sources",
+                     "rules_str", "protocols", "source_ports", "icmp_block_inversion", "forward")
+# every list a policy has, empty in the owned policies beyond their zones and rules
+_EMPTY_POLICY = OrderedDict((("services", "as"), ("ports", "a(ss)"), ("icmp_blocks", "as"), ("forward_ports", "a(ssss)"),
+                             ("protocols", "as"), ("source_ports", "a(ss)")))
+_EMPTY_SIGNATURES = {"ports": "a(ss)", "source_ports": "a(ss)", "forward_ports": "a(ssss)", "masquerade": "b",
+                     "icmp_block_inversion": "b", "forward": "b"}
+_FAMILY = re.compile(r'^rule family="(ipv4|ipv6)" ')
+
+
+def rich_rule(family, direction, message, address):
+    """The rich rule that accepts ``message`` of ``family`` in to (``in``) or out from
+    (``out``) ``address``, spelt as firewalld prints it."""
+    return 'rule family="%s" %s address="%s" icmp-type name="%s" accept' % (
+        family, "destination" if direction == "in" else "source", address, message)
+
+
+def rule_family(rule):
+    found = _FAMILY.match(rule)
+    return found.group(1) if found else None
+
+
+def interface_rules(rules, addresses):
+    """{direction: [rich rule]} of AllowRules of one interface whose addresses per family
+    are ``addresses`` ({family: [ip_address]})."""
+    per_direction = {direction: [] for direction in POLICIES}
+    for rule in rules:
+        for address in addresses.get(rule.family, ()):
+            per_direction[rule.direction].append(rich_rule(rule.family, rule.direction, rule.message, address))
+    return per_direction
+
+
+def desired_records(current, interfaces, families, wanted):
+    """{direction: {interface: [rich rule]}} after a run: ``current`` (the same shape,
+    from the owned policies) with the rules of ``families`` of ``interfaces`` replaced
+    by ``wanted`` ({interface: {direction: [rich rule]}}, empty for state absent)."""
+    records = {}
+    for direction in POLICIES:
+        record = {name: list(rules) for name, rules in current.get(direction, {}).items()}
+        for name in interfaces:
+            kept = [rule for rule in record.get(name, []) if rule_family(rule) not in families]
+            merged = sorted(set(kept + wanted.get(name, {}).get(direction, [])))
+            if merged:
+                record[name] = merged
+            else:
+                record.pop(name, None)
+        records[direction] = record
+    return records
+
+
+def policy_settings(direction, record, comment):
+    """The owned policy of ``direction`` holding ``record``, as plain settings; None when
+    it holds no rule."""
+    if not record:
+        return None
+    return OrderedDict((
+        ("short", "nlm ICMP echo %s" % direction),
+        ("description", json.dumps({"owner": comment, "interfaces": record}, sort_keys=True)),
+        ("target", "CONTINUE"),
+        ("priority", PRIORITY),
+        ("ingress_zones", ["ANY"] if direction == "in" else ["HOST"]),
+        ("egress_zones", ["HOST"] if direction == "in" else ["ANY"]),
+        ("rich_rules", sorted({rule for rules in record.values() for rule in rules})),
+    ))
+
+
+def record_of(name, settings, comment):
+    """{interface: [rich rule]} that the owned policy ``name`` records, or {} when there is
+    none; an NlmError when a policy of that name is not this owner's."""
+    if settings is None:
+        return {}
+    try:
+        description = json.loads(settings.get("description") or "")
+    except ValueError:
+        description = None
+    if not isinstance(description, dict) or description.get("owner") != comment \
+            or not isinstance(description.get("interfaces"), dict):
+        raise NlmError("firewalld has a policy %s that nlm_icmp_allow did not write for the comment %r: rename or "
+                       "remove it (firewall-cmd --permanent --delete-policy=%s), or give the comment it was written "
+                       "with" % (name, comment, name))
+    return {str(interface): [str(rule) for rule in rules] for interface, rules in description["interfaces"].items()}
+
+
+def _comparable(settings, keys):
+    """``settings`` reduced to ``keys``, lists as sets and missing ones empty, to compare."""
+    reduced = {}
+    for key in keys:
+        value = (settings or {}).get(key)
+        if isinstance(value, list):
+            value = sorted(json.dumps(item) for item in value)
+        reduced[key] = value or None
+    return reduced
+
+
+def permanent_differs(current, wanted):
+    """Whether the permanent owned policy ``current`` is not ``wanted`` (either None)."""
+    if current is None or wanted is None:
+        return current is not wanted
+    keys = list(wanted) + list(_EMPTY_POLICY) + ["masquerade"]
+    return _comparable(current, keys) != _comparable(wanted, keys)
+
+
+def runtime_differs(current, wanted):
+    """Whether the runtime owned policy needs changing: its runtime-settable settings
+    differ from ``wanted``."""
+    return _comparable(current, POLICY_RUNTIME_KEYS) != _comparable(wanted, POLICY_RUNTIME_KEYS)
+
+
+def needs_reload(runtime, wanted):
+    """Whether only a reload brings the runtime owned policy to ``wanted``: it must come
+    or go, or its priority or target (which its runtime cannot change) differ."""
+    if (runtime is None) != (wanted is None):
+        return True
+    if wanted is None:
+        return False
+    return runtime.get("priority") != wanted["priority"] or runtime.get("target") != wanted["target"]
+
+
+def describe_policy(name, settings):
+    """The owned policy as lines of text, for diffs and results."""
+    if settings is None:
+        return []
+    head = "policy %s: priority %s, ingress %s, egress %s" % (
+        name, settings.get("priority"), ",".join(settings.get("ingress_zones") or []),
+        ",".join(settings.get("egress_zones") or []))
+    return [head] + ["  " + rule for rule in sorted(settings.get("rich_rules") or [])]
+
+
+# --- D-Bus values in busctl's notation ----------------------------------------------------------
+
+def plain(typed):
+    """A value of busctl --json ({"type": ..., "data": ...}) as plain Python."""
+    return typed.get("data")
+
+
+def busctl_arguments(signature, value):
+    """busctl's argv words for one ``value`` of D-Bus type ``signature``: the basic types,
+    arrays (``as``, ``a(ss)``), structs and the ``a{sv}`` of firewalld's settings."""
+    words = []
+    _encode(signature, value, words)
+    return words
+
+
+def _split_struct(inner):
+    """The member signatures of a struct signature's inside (``ss`` -> [s, s])."""
+    members, index = [], 0
+    while index < len(inner):
+        end = _signature_end(inner, index)
+        members.append(inner[index:end])
+        index = end
+    return members
+
+
+def _signature_end(signature, index):
+    """The index after the complete type that starts at ``index``."""
+    head = signature[index]
+    if head == "a":
+        return _signature_end(signature, index + 1)
+    if head in "({":
+        closing = ")" if head == "(" else "}"
+        depth, index = 1, index + 1
+        while depth:
+            if signature[index] == head:
+                depth += 1
+            elif signature[index] == closing:
+                depth -= 1
+            index += 1
+        return index
+    return index + 1
+
+
+def _variant_signature(value):
+    if isinstance(value, bool):
+        return "b"
+    if isinstance(value, int):
+        return "i"
+    if isinstance(value, str):
+        return "s"
+    raise NlmError("cannot send %r to firewalld: give its D-Bus type" % (value,))
+
+
+def _encode(signature, value, words):
+    if signature == "a{sv}":
+        words.append(str(len(value)))
+        for key, item in value.items():
+            words.append(key)
+            if isinstance(item, Typed):
+                item_signature, item_value = item.signature, item.value
+            else:
+                item_signature, item_value = _variant_signature(item), item
+            words.append(item_signature)
+            _encode(item_signature, item_value, words)
+    elif signature.startswith("a"):
+        words.append(str(len(value)))
+        for item in value:
+            _encode(signature[1:], item, words)
+    elif signature.startswith("("):
+        for member, item in zip(_split_struct(signature[1:-1]), value):
+            _encode(member, item, words)
+    elif signature == "b":
+        words.append("true" if value else "false")
+    else:
+        words.append(str(value))
+
+
+class Typed(object):
+    """A settings value with its D-Bus type, for a{sv}."""
+
+    __slots__ = ("signature", "value")
+
+    def __init__(self, signature, value):
+        self.signature = signature
+        self.value = value
+
+
+def typed_settings(answer):
+    """Settings as busctl --json printed them, kept typed to be sent back."""
+    return OrderedDict((key, Typed(item["type"], item["data"])) for key, item in answer.items())
+
+
+def owned_policy_arguments(settings):
+    """The owned policy's settings, typed, with every other list empty."""
+    typed = OrderedDict((key, Typed("as", value) if isinstance(value, list) else value) for key, value in settings.items())
+    typed["masquerade"] = Typed("b", False)
+    for key, signature in _EMPTY_POLICY.items():
+        typed[key] = Typed(signature, [])
+    return typed
+
+
+def runtime_part(settings, keys):
+    """The typed settings among ``keys`` (what a runtime set may carry)."""
+    return OrderedDict((key, value) for key, value in settings.items() if key in keys)
+
+
+class Daemon(object):
+    """firewalld's D-Bus API, through busctl."""
+
+    def __init__(self, module):
+        self.module = module
+        self.busctl = module.get_bin_path("busctl")
+        if self.busctl is None:
+            raise NlmError("firewalld runs, but busctl (systemd) is missing, through which nlm_icmp_allow talks to it: "
+                           "install systemd's busctl")
+
+    def _call(self, path, interface, method, signature="", *arguments, **options):
+        argv = [self.busctl, "--system", "--json=short", "call", "--", BUS_NAME, path, "%s%s" % (BUS_NAME, interface),
+                method]
+        if signature:
+            argv.append(signature)
+            for member, argument in zip(_split_struct(signature), arguments):
+                argv.extend(busctl_arguments(member, argument))
+        rc, stdout, stderr = self.module.run_command(argv)
+        if rc != 0:
+            message = stderr.strip().replace("Call failed: ", "")
+            if options.get("missing") and message.split(":", 1)[0] in options["missing"]:
+                return None
+            raise NlmError("firewalld refused %s (%s); nothing more was changed: see journalctl -u firewalld"
+                           % (method, message), stderr, rc)
+        if not stdout.strip():
+            return None
+        answer = json.loads(stdout)
+        data = answer.get("data")
+        return data[0] if isinstance(data, list) and len(data) == 1 else data
+
+    def _property(self, path, interface, name):
+        argv = [self.busctl, "--system", "--json=short", "get-property", BUS_NAME, path, "%s%s" % (BUS_NAME, interface),
+                name]
+        rc, stdout, stderr = self.module.run_command(argv)
+        if rc != 0:
+            raise NlmError("cannot read firewalld's %s over D-Bus (%s): is firewalld running (systemctl status "
+                           "firewalld)?" % (name, stderr.strip()), stderr, rc)
+        return json.loads(stdout).get("data")
+
+    def version(self):
+        return self._property(OBJECT, "", "version")
+
+    def state(self):
+        return self._property(OBJECT, "", "state")
+
+    def firewall_backend(self):
+        return self._property(CONFIG_OBJECT, ".config", "FirewallBackend")
+
+    def default_zone(self):
+        return self._call(OBJECT, "", "getDefaultZone")
+
+    def zone_of_interface(self, name):
+        return self._call(OBJECT, ".zone", "getZoneOfInterface", "s", name) or ""
+
+    def zones(self):
+        return self._call(OBJECT, ".zone", "getZones") or []
+
+    def policies(self):
+        return self._call(OBJECT, ".policy", "getPolicies") or []
+
+    def runtime_zone(self, name):
+        return self._call(OBJECT, ".zone", "getZoneSettings2", "s", name) or {}
+
+    def set_runtime_zone(self, name, settings):
+        self._call(OBJECT, ".zone", "setZoneSettings2", "sa{sv}", name, settings)
+
+    def runtime_policy(self, name):
+        """The runtime settings of a policy (busctl's typed form), None when it has none."""
+        return self._call(OBJECT, ".policy", "getPolicySettings", "s", name, missing=("INVALID_POLICY",))
+
+    def set_runtime_policy(self, name, settings):
+        self._call(OBJECT, ".policy", "setPolicySettings", "sa{sv}", name, settings)
+
+    def _permanent_object(self, kind, name):
+        method = {"policy": "getPolicyByName", "zone": "getZoneByName"}[kind]
+        return self._call(CONFIG_OBJECT, ".config", method, "s", name,
+                          missing=("INVALID_POLICY", "INVALID_ZONE"))
+
+    def permanent_policy(self, name):
+        path = self._permanent_object("policy", name)
+        return None if path is None else self._call(path, ".config.policy", "getSettings")
+
+    def permanent_zone(self, name):
+        path = self._permanent_object("zone", name)
+        return None if path is None else self._call(path, ".config.zone", "getSettings2")
+
+    def add_permanent_policy(self, name, settings):
+        self._call(CONFIG_OBJECT, ".config", "addPolicy", "sa{sv}", name, settings)
+
+    def update_permanent_policy(self, name, settings):
+        self._call(self._permanent_object("policy", name), ".config.policy", "update", "a{sv}", settings)
+
+    def remove_permanent_policy(self, name):
+        self._call(self._permanent_object("policy", name), ".config.policy", "remove")
+
+    def reload(self):
+        self._call(OBJECT, "", "reload")
+
+
+def plain_settings(typed):
+    """Typed settings (busctl --json) as plain values; None stays None."""
+    return None if typed is None else {key: plain(item) for key, item in typed.items()}
+
+
+def reload_keeping_runtime(daemon, owned=tuple(POLICIES.values())):
+    """Reload firewalld, then put back the runtime-only settings of every zone and policy
+    but the owned ones: a reload makes the runtime the permanent configuration again."""
+    kept = []
+    for zone in daemon.zones():
+        runtime = daemon.runtime_zone(zone)
+        if _comparable(plain_settings(runtime), ZONE_RUNTIME_KEYS) != \
+                _comparable(plain_settings(daemon.permanent_zone(zone)), ZONE_RUNTIME_KEYS):
+            kept.append((daemon.set_runtime_zone, zone, runtime, ZONE_RUNTIME_KEYS))
+    for policy in daemon.policies():
+        if policy in owned:
+            continue
+        runtime = daemon.runtime_policy(policy)
+        if _comparable(plain_settings(runtime), POLICY_RUNTIME_KEYS) != \
+                _comparable(plain_settings(daemon.permanent_policy(policy)), POLICY_RUNTIME_KEYS):
+            kept.append((daemon.set_runtime_policy, policy, runtime, POLICY_RUNTIME_KEYS))
+    daemon.reload()
+    for setter, name, runtime, keys in kept:
+        part = runtime_part(typed_settings(runtime), keys)
+        # a runtime set compares each list with what the object has: the missing ones empty
+        for key in keys:
+            if key not in part:
+                part[key] = Typed(_EMPTY_SIGNATURES.get(key, "as"), False if _EMPTY_SIGNATURES.get(key) == "b" else [])
+        setter(name, part)
+    return [name for _setter, name, _runtime, _keys in kept]
+
+
+def remove_own_backup(name, comment, directory=POLICY_DIRECTORY):
+    """Remove the backup firewalld made of the owned policy ``name`` when it removed it,
+    only when the backup is this owner's policy; returns its path or None."""
+    path = os.path.join(directory, "%s.xml.old" % name)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    import xml.etree.ElementTree as ElementTree
+    try:
+        description = ElementTree.fromstring(text).findtext("description") or ""
+        owner = json.loads(description).get("owner")
+    except (ElementTree.ParseError, ValueError, AttributeError):
+        return None
+    if owner != comment:
+        return None
+    os.remove(path)
+    return path
