@@ -316,9 +316,16 @@ class Daemon(object):
                 name]
         rc, stdout, stderr = self.module.run_command(argv)
         if rc != 0:
-            raise NlmError("cannot read firewalld's %s over D-Bus (%s): is firewalld running (systemctl status "
-                           "firewalld)?" % (name, stderr.strip()), stderr, rc)
+            raise NlmError("firewalld runs in this network namespace but does not answer on the system D-Bus (%s); "
+                           "nothing was changed: see systemctl status firewalld dbus" % stderr.strip(), stderr, rc)
         return json.loads(stdout).get("data")
+
+    def require_running(self):
+        """Fail, changing nothing, unless firewalld answers and has finished starting."""
+        state = self.state()
+        if state != "RUNNING":
+            raise NlmError("firewalld is in state %s, not RUNNING; nothing was changed: wait for it to start, or see "
+                           "systemctl status firewalld" % state)
 
     def version(self):
         return self._property(OBJECT, "", "version")

@@ -682,6 +682,7 @@ class FirewalldIcmpAllow(object):
         interfaces = list(dict.fromkeys(params["interfaces"]))
         with nullcontext() if self.module.check_mode else namespace_lock(params["wait"]):
             daemon = _firewalld.Daemon(self.module)
+            daemon.require_running()
             wanted = {}
             if params["state"] == "present":
                 wanted = self._wanted(interfaces, local_addresses(self.module, Commands(self.module)))
@@ -752,6 +753,7 @@ def firewalld_report(module, firewall, comment):
     """(what nlm_facts and nlm_icmp_allow_info report of firewalld, {"runtime"|"permanent":
     set of the rich rules of the owned policies})."""
     daemon = _firewalld.Daemon(module)
+    daemon.require_running()
     owned = {"runtime": set(), "permanent": set()}
     policies = {}
     for direction, name in _firewalld.POLICIES.items():

@@ -178,7 +178,9 @@ def test_native_table_and_iptables_nft_both_dropping(lab, ansible, playbook):
 
 def test_firewalld_in_the_namespace_is_refused_and_nothing_changes(lab, run_ansible, inventory, tmp_path):
     """A process named firewalld in n2's namespace (a copy of sleep) is what a running
-    firewalld looks like to the modules; n1 beside it is not affected."""
+    firewalld looks like to the modules; n1 beside it is not affected. The raw backends
+    are refused there, and backend auto, which talks to firewalld, says that it does not
+    answer (the firewalld machine lab shows the backend at work)."""
     fake = tmp_path / "firewalld"
     shutil.copy(shutil.which("sleep"), fake)
     before = ruleset(lab, "n2")
@@ -186,15 +188,20 @@ def test_firewalld_in_the_namespace_is_refused_and_nothing_changes(lab, run_ansi
     try:
         completed = run_ansible(["n1:n2", "-m", "nodelatency.monitor.nlm_icmp_allow", "-a",
                                  '{"interfaces": ["antrea-gw0"]}', "--check"], inventory)
+        raw = run_ansible(["n2", "-m", "nodelatency.monitor.nlm_icmp_allow", "-a",
+                           '{"interfaces": ["antrea-gw0"], "backend": "nftables"}'], inventory)
         facts = run_ansible(["n2", "-m", "nodelatency.monitor.nlm_facts"], inventory)
     finally:
         firewalld.kill()
         firewalld.wait()
     assert "n1 | CHANGED" in completed.stdout, completed.stdout
     assert "n2 | FAILED" in completed.stdout, completed.stdout
-    assert ("nlm_icmp_allow: firewalld is running in this network namespace, and nlm_icmp_allow does not change "
-            "the rules of a firewalld-managed host behind firewalld's back") in completed.stdout
-    assert "--remove-icmp-block=echo-request" in completed.stdout
+    assert ("firewalld runs in this network namespace but does not answer on the system D-Bus"
+            in completed.stdout), completed.stdout
+    assert "n2 | FAILED" in raw.stdout, raw.stdout
+    assert ("firewalld is running in this network namespace, and backend nftables would change its tables behind "
+            "its back" in raw.stdout), raw.stdout
+    assert "use backend auto or firewalld" in raw.stdout
     assert '"firewalld_running": true' in facts.stdout, facts.stdout
     assert ruleset(lab, "n2") == before
 
