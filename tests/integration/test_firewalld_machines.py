@@ -103,8 +103,8 @@ def test_bad_input_is_refused_and_changes_nothing(lab, remote, run_ansible, conf
         assert remote.ssh(node, CONFIGURATION).stdout == configuration_before[node.name]
 
 
-def test_present_opens_gateway_echo_both_families_and_the_transport_stays_closed(lab, remote, run_ansible,
-                                                                                configuration_before):
+def test_present_opens_gateway_echo_both_families_and_the_transport_stays_closed(
+        lab, remote, run_ansible, configuration_before):
     result = run(run_ansible, lab, ALLOW, GATEWAY)
     assert result.stdout.count("CHANGED") == 2, result.stdout
     assert only_gateways_open(echo(lab)), echo(lab)
@@ -165,8 +165,8 @@ def test_a_firewalld_reload_and_a_reboot_keep_the_rules(lab, remote):
     assert only_gateways_open(echo(lab)), echo(lab)
 
 
-def test_absent_keeps_runtime_only_changes_restores_etc_firewalld_and_closes_echo(lab, remote, run_ansible,
-                                                                                   configuration_before):
+def test_absent_keeps_runtime_only_changes_restores_etc_firewalld_and_closes_echo(
+        lab, remote, run_ansible, configuration_before):
     n1 = lab.nodes[0]
     # a runtime-only change of the operator's, which firewalld's reload alone would drop
     remote.ssh(n1, "sudo firewall-cmd --zone=public --add-port=7777/tcp")
