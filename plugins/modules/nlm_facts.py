@@ -157,8 +157,8 @@ ansible_facts:
               sample: {"available": true, "base_chains": [], "has_input_output_base_chains": false}
             firewalld_running:
               description:
-                - Whether firewalld runs in this network namespace. M(nodelatency.monitor.nlm_icmp_allow) refuses
-                  to change the rules then.
+                - Whether firewalld runs in this network namespace. M(nodelatency.monitor.nlm_icmp_allow) then writes
+                  the rules into firewalld's own policies.
               type: bool
               sample: false
 """

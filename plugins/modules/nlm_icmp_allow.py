@@ -23,8 +23,8 @@ description:
     are one C(iptables-restore --noflush) transaction per flavour and family. Native nftables tables are
     read and changed with C(nft -j) (one JSON transaction per family). A failed transaction leaves its
     ruleset as it was.
-  - When firewalld runs in the network namespace the module fails with a message that says how to let
-    ICMP echo through with firewalld itself; it never changes firewalld's tables behind its back.
+  - When firewalld runs in the network namespace the rules go into firewalld itself, over its D-Bus API,
+    permanent and runtime (see O(backend)); the module never changes firewalld's tables behind its back.
   - Rules the module does not own are never removed, reordered or rewritten, and no table or chain is
     created where nothing filters.
   - State V(present) leaves exactly one copy of each requested rule in every filter that needs it and
@@ -35,7 +35,7 @@ description:
   - Runs on one network namespace are serialised with a lock file in C(/run/nodelatency-monitor), a
     directory of root's own, so concurrent runs do not add the same rule twice.
 requirements:
-  - a Linux managed node with iptables (nft or legacy) and/or nftables (C(nft))
+  - a Linux managed node with iptables (nft or legacy) and/or nftables (C(nft)), or firewalld with systemd's C(busctl)
 author:
   - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:
@@ -158,6 +158,31 @@ backend:
   returned: success
   type: str
   sample: iptables-nft+nftables
+firewalld:
+  description:
+    - Where firewalld runs (C(backend) is then C(firewalld)) what the run did there; the C(rules) of each
+      family then list the owned rich rules.
+  returned: when firewalld runs
+  type: dict
+  contains:
+    policies:
+      description: Each owned policy after the run as lines of text (none when it holds no rule).
+      type: dict
+    permanent_changed:
+      description: The owned policies added, changed or removed in the permanent configuration.
+      type: list
+      elements: str
+    runtime_changed:
+      description: The owned policies changed in the runtime without a reload.
+      type: list
+      elements: str
+    reloaded:
+      description: Whether firewalld was reloaded (a policy came or went).
+      type: bool
+    runtime_kept:
+      description: The zones and policies whose runtime-only settings were put back after the reload.
+      type: list
+      elements: str
 persisted:
   description: The boot files that hold the owned rules after the run (see O(persist)), changed or not.
   returned: success

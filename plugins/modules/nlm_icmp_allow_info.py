@@ -62,10 +62,33 @@ icmp_allow:
       sample: iptables-legacy+nftables
     firewalld_running:
       description:
-        - Whether firewalld runs in this network namespace. M(nodelatency.monitor.nlm_icmp_allow) refuses
-          to change the rules then.
+        - Whether firewalld runs in this network namespace. M(nodelatency.monitor.nlm_icmp_allow) then writes
+          the rules into firewalld's own policies, and the C(backend) here is C(firewalld).
       type: bool
       sample: false
+    firewalld:
+      description:
+        - Where firewalld runs, what it says over D-Bus. Each rule entry then also has C(firewalld_rules), its
+          rich rules for the interface's current addresses, each with C(runtime) and C(permanent) telling
+          whether firewalld has it there; C(present) means all of them are in both.
+      type: dict
+      returned: when firewalld runs
+      contains:
+        version:
+          description: firewalld's version.
+          type: str
+        backend:
+          description: firewalld's FirewallBackend (nftables or iptables).
+          type: str
+        default_zone:
+          description: The default zone.
+          type: str
+        interfaces:
+          description: Per interface of the node, C(zone) (its zone, the default one when none is bound) and C(bound).
+          type: dict
+        policies:
+          description: Each owned policy (C(nlm-echo-in), C(nlm-echo-out)) as lines of text, C(runtime) and C(permanent).
+          type: dict
     all_present:
       description: Whether every filter that needs an owned rule holds one, in every family.
       type: bool
