@@ -33,9 +33,11 @@ INTERFACES_BY_MODE = {
     "networkPolicyOnly": {"eth0"},
     "hybrid": {"antrea-gw0", "eth0"},
 }
-# A native nftables node keeps both families in one inet table; iptables
-# nodes have a ruleset per family.
-if FIREWALL == "nftables":
+# A native nftables node keeps both families in one inet table, and so does
+# firewalld's; iptables nodes have a ruleset per family.
+if FIREWALL == "firewalld":
+    RULESET_COMMANDS = {"inet": "nft list ruleset"}
+elif FIREWALL == "nftables":
     RULESET_COMMANDS = {"inet": "nft list ruleset"}
     ACCEPT_RULES_PER_INTERFACE = {"inet": 8}
     INTERFACE_MATCH = re.compile(r'\b[io]ifname "([^"]+)"')
@@ -51,6 +53,23 @@ PINGS = concurrent.futures.ThreadPoolExecutor(max_workers=8)
 def comparable(ruleset):
     """The ruleset without its timestamped comments and packet counters."""
     return [COUNTERS.sub("[0:0]", line) for line in ruleset.splitlines() if line.strip() and not line.startswith("#")]
+
+
+OWNED_POLICY = re.compile(r"_policy_nlm-echo-(in|out)")
+
+
+def without_owned_policies(lines):
+    """firewalld's nft table without the chains of the owned policies and the jumps to them."""
+    kept, skipping = [], False
+    for line in lines:
+        if skipping:
+            skipping = line.strip() != "}"
+            continue
+        if OWNED_POLICY.search(line):
+            skipping = line.strip().startswith("chain ")
+            continue
+        kept.append(line)
+    return kept
 
 
 def owned(lines):
@@ -84,6 +103,53 @@ def original(host, kind):
     return comparable((LAB_DIR / f"original-{name}-{command}").read_text())
 
 
+ONLY_FIREWALLD = pytest.mark.skipif(FIREWALL != "firewalld", reason="firewalld nodes only")
+NOT_FIREWALLD = pytest.mark.skipif(FIREWALL == "firewalld", reason="firewalld's rules are read from firewalld")
+_FIREWALLD = {}
+
+
+def firewalld_state(host):
+    """The owned policies' rich rules (runtime and permanent) and the files of /etc/firewalld."""
+    name = host.backend.get_hostname()
+    if name not in _FIREWALLD:
+        output = host.check_output(
+            "for policy in nlm-echo-in nlm-echo-out; do for where in runtime permanent; do "
+            "option=$([ $where = permanent ] && echo --permanent); "
+            "sudo firewall-cmd $option --policy=$policy --list-rich-rules 2>/dev/null | sed \"s/^/$policy $where: /\"; "
+            "done; done; sudo find /etc/firewalld -type f -exec sha256sum {} + | sort | sed 's/^/file: /'")
+        _FIREWALLD[name] = output.splitlines()
+    return _FIREWALLD[name]
+
+
+@ONLY_FIREWALLD
+def test_firewalld_holds_exactly_the_rules_of_the_interfaces_of_the_traffic_mode(host):
+    lines = firewalld_state(host)
+    node = LAB.node(host.backend.get_hostname())
+    addresses = {"antrea-gw0": (node.gateway_ipv4, node.gateway_ipv6), "eth0": (node.transport_ipv4, node.transport_ipv6)}
+    for policy, side in (("nlm-echo-in", "destination"), ("nlm-echo-out", "source")):
+        for where in ("runtime", "permanent"):
+            rules = [line.split(": ", 1)[1] for line in lines if line.startswith("%s %s: " % (policy, where))]
+            if not ENABLED:
+                assert rules == [], shown(lines)
+                continue
+            expected = {'rule family="%s" %s address="%s" icmp-type name="%s" accept' % (family, side, address, message)
+                        for interface in INTERFACES_BY_MODE[MODE]
+                        for family, address in zip(("ipv4", "ipv6"), addresses[interface])
+                        for message in ("echo-request", "echo-reply")}
+            assert sorted(rules) == sorted(expected), shown(lines)
+
+
+@ONLY_FIREWALLD
+def test_firewalld_keeps_the_rest_of_its_configuration_as_it_booted(host):
+    """/etc/firewalld: the same files with the same content, but the owned policies'."""
+    name = host.backend.get_hostname()
+    files = [line[len("file: "):] for line in firewalld_state(host) if line.startswith("file: ")]
+    if ENABLED:
+        files = [line for line in files if not re.search(r"/policies/nlm-echo-(in|out)\.xml(\.old)?$", line)]
+    assert files == (LAB_DIR / f"original-{name}-etc-firewalld").read_text().splitlines(), shown(files)
+
+
+@NOT_FIREWALLD
 def test_allow_rules_match_exactly_the_interfaces_of_the_traffic_mode(host):
     for kind, ruleset in node_state(host)["rulesets"].items():
         rules = accept_rules(ruleset)
@@ -101,6 +167,10 @@ def test_allow_rules_match_exactly_the_interfaces_of_the_traffic_mode(host):
 
 def test_the_rest_of_the_ruleset_is_unchanged(host):
     for kind, ruleset in node_state(host)["rulesets"].items():
+        if FIREWALL == "firewalld":
+            # firewalld writes its table anew at each reload: the same, but the owned policies
+            assert without_owned_policies(ruleset) == original(host, kind)
+            continue
         if ENABLED:
             ruleset = [line for line in ruleset if line not in owned(ruleset)]
         assert ruleset == original(host, kind)
@@ -120,7 +190,7 @@ def machine_state(host):
     (each command through the ansible backend costs a whole ansible run)."""
     name = host.backend.get_hostname()
     if name not in _MACHINE:
-        service = "nftables" if FIREWALL == "nftables" else "netfilter-persistent"
+        service = {"nftables": "nftables", "firewalld": "firewalld"}.get(FIREWALL, "netfilter-persistent")
         output = host.check_output(
             "python3 -c 'import pyroute2' 2>/dev/null && echo system-pyroute2=yes || echo system-pyroute2=no; "
             "/opt/nodelatency-monitor/venv/bin/python -m pip list --format=freeze 2>&1 | sed 's/^/venv: /'; "
