@@ -64,12 +64,13 @@ class Prober:
             family_socket = self._sockets[family]
             packet = build_echo_request(family, family_socket.identifier, sequence, self._payload)
             send = family_socket.send
+            sent = ledger.sent
             for address in addresses:
                 send_ns, send_mono_ns, error = send(packet, address)
                 if error:
                     ledger.send_failed(address, send_ns, error)
                 else:
-                    ledger.sent(address, sequence, send_ns, send_mono_ns)
+                    sent(address, sequence, send_ns, send_mono_ns)
 
     def run(self):
         """Probe every address; returns the ledger's results."""

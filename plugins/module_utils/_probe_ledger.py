@@ -13,7 +13,7 @@ import time
 from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_stats import (
     loss_ratio,
     rfc3339,
-    rtt_summary,
+    rtt_figures,
     rtts_ms,
 )
 
@@ -79,13 +79,18 @@ class Ledger:
         """reply() of a reply's fields: the receive loop reads them without building a Message.
         An echo reply carries the request's whole payload back, so it must carry the whole nonce."""
         key = (source, sequence)
-        if identifier != self._identifiers.get(family) or nonce != self._nonce or key not in self._pending:
+        pending = self._pending
+        if identifier != self._identifiers.get(family) or nonce != self._nonce or key not in pending:
             return "foreign"
         target = self._targets[source]
-        if not self._settle(key):
+        # _settle, in place: this runs for every echo
+        answered = self._answered
+        if key in answered:
             target["duplicates"] += 1
             return "duplicate"
-        sent_ns = self._pending[key]
+        answered.add(key)
+        self.outstanding -= 1
+        sent_ns = pending[key]
         if recv_mono_ns is None:
             rtt_ns = recv_ns - sent_ns
         else:
@@ -125,17 +130,28 @@ def new_record(error=None):
 
 
 def summarize(record):
-    rtts = [record["rtts"][sequence] for sequence in sorted(record["rtts"])]
-    result = {
-        "sent": record["sent"],
+    by_sequence = record["rtts"]
+    rtts = [by_sequence[sequence] for sequence in sorted(by_sequence)]
+    sent = record["sent"]
+    # one dict, the summary's figures written in place: this runs for every target every cycle
+    minimum, average, maximum, median, stddev, jitter, p50, p95, p99 = rtt_figures(rtts)
+    return {
+        "sent": sent,
         "received": len(rtts),
-        "loss": loss_ratio(record["sent"], len(rtts)),
+        "loss": loss_ratio(sent, len(rtts)),
         "rtts_ms": rtts_ms(rtts),
         "duplicates": record["duplicates"],
         "late": record["late"],
         "last_send_time": rfc3339(record["last_send_ns"]),
         "last_recv_time": rfc3339(record["last_recv_ns"]),
         "error": record["error"],
+        "min_rtt_ms": minimum,
+        "avg_rtt_ms": average,
+        "max_rtt_ms": maximum,
+        "median_rtt_ms": median,
+        "stddev_rtt_ms": stddev,
+        "jitter_ms": jitter,
+        "p50_rtt_ms": p50,
+        "p95_rtt_ms": p95,
+        "p99_rtt_ms": p99,
     }
-    result.update(rtt_summary(rtts))
-    return result

@@ -191,6 +191,9 @@ class FamilySocket:
         reply_type = ICMPV4_ECHO_REPLY if family == 4 else ICMPV6_ECHO_REPLY
         # wall clock minus monotonic clock, to move the kernel's time stamps to the clock the sends are on
         offset_ns = time.time_ns() - time.monotonic_ns()
+        echo_reply = ledger.echo_reply
+        unpack_stamp = _TIMESPEC.unpack_from
+        unpack_header = _IDENTIFIER_SEQUENCE.unpack_from
         errors = 0
         while True:
             try:
@@ -206,16 +209,23 @@ class FamilySocket:
                 if errors > _MAX_SOCKET_ERRORS:
                     break
                 continue
-            recv_ns = _kernel_time_ns(ancillary)
+            # The time stamp is the only control message the socket asks for: read it
+            # in place, and look further only when something else came first.
+            if len(ancillary) == 1 and ancillary[0][1] == SO_TIMESTAMPNS and ancillary[0][0] == socket.SOL_SOCKET \
+                    and len(ancillary[0][2]) >= _TIMESPEC.size:
+                seconds, nanoseconds = unpack_stamp(ancillary[0][2])
+                recv_ns = seconds * 1_000_000_000 + nanoseconds
+            else:
+                recv_ns = _kernel_time_ns(ancillary)
             # Echo replies, nearly all of the traffic, are read in place; the rest
             # goes through the packet parser.
             start = (data[0] & 0x0F) * 4 if with_ip_header and data else 0
             if len(data) >= start + _ECHO_HEADER_BYTES and data[start] == reply_type:
-                identifier, sequence = _IDENTIFIER_SEQUENCE.unpack_from(data, start + 4)
+                identifier, sequence = unpack_header(data, start + 4)
                 source = peer[0] if family == 4 else without_zone(peer[0])
-                ledger.echo_reply(family, source, identifier, sequence,
-                                  data[start + _ECHO_HEADER_BYTES:start + _ECHO_HEADER_BYTES + NONCE_LENGTH], recv_ns,
-                                  recv_ns - offset_ns)
+                echo_reply(family, source, identifier, sequence,
+                           data[start + _ECHO_HEADER_BYTES:start + _ECHO_HEADER_BYTES + NONCE_LENGTH], recv_ns,
+                           recv_ns - offset_ns)
                 continue
             message = parse_message(family, data, with_ip_header)
             if message is None:

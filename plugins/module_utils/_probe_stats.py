@@ -18,55 +18,73 @@ _MS_DIGITS = 6
 PERCENTILES = ((50, 2), (95, 20), (99, 100))
 
 
-def _ms(nanoseconds):
-    return round(nanoseconds / _NS_PER_MS, _MS_DIGITS)
+SUMMARY_KEYS = ("min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms") + tuple(
+    "p%d_rtt_ms" % percentile for percentile, _fewest in PERCENTILES)
 
 
 def rtt_summary(rtts_ns):
-    """min, avg, max, median, stddev, jitter and the percentiles of RTTs (nanoseconds, in
-    sequence order), in milliseconds.
+    """min, avg, max, median, stddev, jitter and the percentiles of RTTs (integer
+    nanoseconds, as the clocks give them, in sequence order), in milliseconds.
 
     stddev is the population standard deviation (ping's mdev); jitter is the
     mean absolute difference between consecutive RTTs; p50, p95 and p99 are
     nearest-rank percentiles, each given only where the sample allows (PERCENTILES).
     Every figure is None without samples; jitter needs two.
     """
-    if not rtts_ns:
-        return dict.fromkeys(
-            ("min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms")
-            + tuple("p%d_rtt_ms" % percentile for percentile, _fewest in PERCENTILES))
+    return dict(zip(SUMMARY_KEYS, rtt_figures(rtts_ns)))
+
+
+def rtt_figures(rtts_ns):
+    """rtt_summary's figures, in the order of SUMMARY_KEYS, as a list."""
+    # Plain loops in place of generators and helpers, and round() only where a figure
+    # is not a whole number of nanoseconds: an integer divided by 10**6 is already the
+    # float nearest to its 6 decimals (see rtts_ms). The agent summarises every target
+    # every cycle; the figures are the same to the bit.
     count = len(rtts_ns)
+    if not count:
+        return [None] * len(SUMMARY_KEYS)
     mean = sum(rtts_ns) / count
-    variance = sum((rtt - mean) ** 2 for rtt in rtts_ns) / count
+    squares = 0
+    for rtt in rtts_ns:
+        squares += (rtt - mean) ** 2
     ordered = sorted(rtts_ns)
     middle = count // 2
-    median = ordered[middle] if count % 2 else (ordered[middle - 1] + ordered[middle]) / 2
     jitter = None
     if count > 1:
-        jitter = _ms(sum(abs(later - earlier) for earlier, later in zip(rtts_ns, rtts_ns[1:])) / (count - 1))
-    summary = {
-        "min_rtt_ms": _ms(ordered[0]),
-        "avg_rtt_ms": _ms(mean),
-        "max_rtt_ms": _ms(ordered[-1]),
-        "median_rtt_ms": _ms(median),
-        "stddev_rtt_ms": _ms(math.sqrt(variance)),
-        "jitter_ms": jitter,
-    }
+        steps = 0
+        earlier = rtts_ns[0]
+        for later in rtts_ns[1:]:
+            steps += abs(later - earlier)
+            earlier = later
+        jitter = round(steps / (count - 1) / _NS_PER_MS, _MS_DIGITS)
+    figures = [
+        ordered[0] / _NS_PER_MS,
+        round(mean / _NS_PER_MS, _MS_DIGITS),
+        ordered[-1] / _NS_PER_MS,
+        (ordered[middle] / _NS_PER_MS if count % 2
+         else round((ordered[middle - 1] + ordered[middle]) / 2 / _NS_PER_MS, _MS_DIGITS)),
+        round(math.sqrt(squares / count) / _NS_PER_MS, _MS_DIGITS),
+        jitter,
+    ]
     for percentile, fewest in PERCENTILES:
-        summary["p%d_rtt_ms" % percentile] = (
-            _ms(ordered[(percentile * count + 99) // 100 - 1]) if count >= fewest else None)
-    return summary
+        figures.append(ordered[(percentile * count + 99) // 100 - 1] / _NS_PER_MS if count >= fewest else None)
+    return figures
 
 
 def rtts_ms(rtts_ns):
-    """RTTs in milliseconds."""
-    return [_ms(rtt) for rtt in rtts_ns]
+    """RTTs (integer nanoseconds) in milliseconds. An integer divided by 10**6 is the
+    float nearest to its value in milliseconds, which has at most 6 decimals: rounding
+    to them would change nothing."""
+    return [rtt / _NS_PER_MS for rtt in rtts_ns]
 
 
 def loss_ratio(sent, received):
     """Share of echo requests without a reply in time, 0.0 to 1.0; 1.0 when nothing could be sent."""
-    if sent == 0:
+    if sent == 0 or received == 0:
         return 1.0
+    if received == sent:
+        # what the rounding below gives, without it: the common case
+        return 0.0
     return round(1.0 - received / sent, 6)
 
 
