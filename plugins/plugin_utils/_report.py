@@ -124,12 +124,13 @@ def _require(mapping, keys, where):
         raise ReportError("%s: missing %s" % (where, ", ".join(missing)))
 
 
-def _status(target):
+def pair_status(sent, received, error):
+    """A pair's status from its counts and error."""
     # The probe also explains partial loss in error; only a target that never
     # answered is an error rather than lossy.
-    if target["received"] == 0:
-        return STATUS_ERROR if target["error"] else STATUS_DOWN
-    if target["received"] < target["sent"]:
+    if received == 0:
+        return STATUS_ERROR if error else STATUS_DOWN
+    if received < sent:
         return STATUS_LOSSY
     return STATUS_OK
 
@@ -159,7 +160,7 @@ def _pair(source, target_node, raw, where):
         # The message already quotes the conversion error.
         raise ReportError("%s: not a number where one belongs (%s)" % (where, exc)) from None
     pair["last_rtt_ms"] = pair["rtts_ms"][-1] if pair["rtts_ms"] else None
-    pair["status"] = _status(pair)
+    pair["status"] = pair_status(pair["sent"], pair["received"], pair["error"])
     return pair
 
 
