@@ -52,10 +52,10 @@ import json, os, sys, time
 from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_metrics import Metrics
 from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service import Service
 from ansible_collections.nodelatency.monitor.plugins.module_utils._probe import measure
-from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document_json
 args = json.load(sys.stdin)
 service = Service(args["peers"], Metrics(), measure, textfile=args["textfile"], latest=args["latest"],
-                  document=node_latency_document)
+                  document=node_latency_document_json)
 assert service.reload()
 marks = []
 for number in range(1, args["cycles"] + 1):

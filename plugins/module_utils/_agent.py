@@ -141,30 +141,3 @@ def chosen_targets(settings):
     by_name = dict((peer["name"], peer) for peer in settings["peers"])
     names = sample_peers(settings["source"], list(by_name) + [settings["source"]], settings["max_peers"])
     return [{"name": name, "address": by_name[name]["address"]} for name in names]
-
-
-class Series:
-    """The metric samples of one cycle, keyed for a metrics backend to apply:
-    ``observations`` [(labels, rtt seconds)], ``counts`` {labels: (sent, received, errors)},
-    ``last_rtt`` {labels: seconds}; labels are (source, peer, family)."""
-
-    def __init__(self, latency):
-        self.observations = []
-        self.counts = {}
-        self.last_rtt = {}
-        source = latency["source"]
-        for peer in latency["peers"]:
-            for target in peer["targets"]:
-                family = target.get("family") or "unknown"
-                labels = (source, peer["name"], family)
-                sent, received, errors = self.counts.get(labels, (0, 0, 0))
-                error = 1 if target.get("error") else 0
-                self.counts[labels] = (sent + target.get("sent", 0), received + target.get("received", 0),
-                                       errors + error)
-                rtts = target.get("rtts_ms") or []
-                self.observations.extend((labels, rtt / 1000.0) for rtt in rtts)
-                if rtts:
-                    self.last_rtt[labels] = rtts[-1] / 1000.0
-
-    def label_sets(self):
-        return set(self.counts)

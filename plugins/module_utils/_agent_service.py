@@ -55,8 +55,8 @@ class Service:
     def __init__(self, peers_path, metrics, measure, textfile=None, latest=None, clock=time.time,
                  sleep=None, rng=random, watch_class=RuleWatch, document=None):
         self.peers_path = peers_path
-        # what the latest file holds, made of the cycle's nlm_latency fact
-        self.document = document or (lambda latency: {"nlm_latency": latency})
+        # the latest file's JSON text, made of the cycle's nlm_latency fact
+        self.document = document or (lambda latency: json.dumps({"nlm_latency": latency}))
         self.watch_class = watch_class
         # the problem each part of a cycle last had, so that one repeated every cycle is logged once
         self._problems = {}
@@ -67,6 +67,7 @@ class Service:
         self.clock = clock
         self.rng = rng
         self.settings = None
+        self.targets = []
         self.stopping = threading.Event()
         self.sleep = sleep or self.stopping.wait
         self._reload_wanted = True
@@ -82,8 +83,10 @@ class Service:
             log("peers not reloaded (%s)%s" % (err, "; keeping the previous ones" if self.settings else ""))
             return False
         self.settings = settings
+        # the sample depends on the peers file alone: made once per reload, not every cycle
+        self.targets = _agent.chosen_targets(settings)
         log("%d peers in %s, %d probed, every %g s"
-            % (len(settings["peers"]), self.peers_path, len(_agent.chosen_targets(settings)), settings["interval"]))
+            % (len(settings["peers"]), self.peers_path, len(self.targets), settings["interval"]))
         return True
 
     def request_reload(self, *_args):
@@ -96,17 +99,17 @@ class Service:
         """Probe once and publish what came back."""
         settings = self.settings
         started = self.clock()
-        latency = self.measure(settings["source"], _agent.chosen_targets(settings), settings["count"],
+        latency = self.measure(settings["source"], self.targets, settings["count"],
                                settings["probe_interval"], settings["timeout"], settings["payload_size"])
         # the rules first: the cycle's time stamp, set last, says the whole cycle is in
         if settings.get("rules"):
             self.watch_rules(settings["rules"])
         ended = self.clock()
-        self.metrics.apply(_agent.Series(latency), ended=ended, duration=ended - started)
+        self.metrics.apply(latency, ended=ended, duration=ended - started)
         if self.textfile:
             write_atomically(self.textfile, self.metrics.text())
         if self.latest:
-            write_atomically(self.latest, json.dumps(self.document(latency)) + "\n")
+            write_atomically(self.latest, self.document(latency) + "\n")
         return latency
 
     def watch_rules(self, rules):
@@ -169,8 +172,8 @@ def parse_listen(text):
 
 
 def main(argv=None, document=None):
-    """The agent's command line; ``document`` makes the latest file's content of a cycle's
-    nlm_latency fact (the entry point gives the NodeLatencyStats document)."""
+    """The agent's command line; ``document`` makes the latest file's JSON text of a cycle's
+    nlm_latency fact (the entry point gives the NodeLatencyStats document's)."""
     parser = argparse.ArgumentParser(prog="nlm-agent", description="nodelatency.monitor's continuous monitor")
     parser.add_argument("--peers", required=True, help="the peers file the nlm role renders")
     parser.add_argument("--listen", default="", help="ADDRESS:PORT to serve the metrics on (none if empty)")

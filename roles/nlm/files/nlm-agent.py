@@ -6,7 +6,7 @@ on the Python path (docs/agent.md)."""
 import sys
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_service import main
-from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document_json
 
 if __name__ == "__main__":
-    sys.exit(main(document=node_latency_document))
+    sys.exit(main(document=node_latency_document_json))

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
-from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document_json
 
 NAMES = ["n%d" % index for index in range(1, 241)]
 
@@ -93,16 +93,46 @@ def test_a_malformed_peers_file_says_what_is_wrong(text, message):
 
 
 def test_a_cycle_becomes_samples_per_source_peer_and_family():
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_metrics import Metrics
     latency = {"source": "n1", "peers": [
         {"name": "n2", "targets": [
             {"address": "198.19.2.1", "family": "ipv4", "sent": 3, "received": 2, "rtts_ms": [0.1, 0.3],
              "error": None},
+            {"address": "198.19.2.2", "family": "ipv4", "sent": 3, "received": 1, "rtts_ms": [0.2],
+             "error": None},
             {"address": "2001:db8:1:2::1", "family": "ipv6", "sent": 3, "received": 0, "rtts_ms": [],
              "error": "send failed: Operation not permitted"}]}]}
-    series = _agent.Series(latency)
-    assert series.counts == {("n1", "n2", "ipv4"): (3, 2, 0), ("n1", "n2", "ipv6"): (3, 0, 1)}
-    assert series.observations == [(("n1", "n2", "ipv4"), 0.0001), (("n1", "n2", "ipv4"), 0.0003)]
-    assert series.last_rtt == {("n1", "n2", "ipv4"): 0.0003}
+    metrics = Metrics()
+    metrics.apply(latency, ended=1000.0, duration=0.5)
+    parsed = families(metrics.text())
+
+    def by_family(metric, name):
+        return dict((sample.labels["family"], sample.value) for sample in parsed[metric].samples
+                    if sample.name == name and sample.labels["source"] == "n1" and sample.labels["peer"] == "n2")
+    # two addresses of one family are one series: their counts add up, the later one's RTT is the last
+    assert by_family("nlm_probes_sent", "nlm_probes_sent_total") == {"ipv4": 6.0, "ipv6": 3.0}
+    assert by_family("nlm_probes_received", "nlm_probes_received_total") == {"ipv4": 3.0, "ipv6": 0.0}
+    assert by_family("nlm_probe_errors", "nlm_probe_errors_total") == {"ipv4": 0.0, "ipv6": 1.0}
+    assert by_family("nlm_rtt_seconds", "nlm_rtt_seconds_count") == {"ipv4": 3.0, "ipv6": 0.0}
+    assert by_family("nlm_rtt_seconds", "nlm_rtt_seconds_sum")["ipv4"] == pytest.approx(0.0006)
+    assert by_family("nlm_last_rtt_seconds", "nlm_last_rtt_seconds") == {"ipv4": 0.0002}
+
+
+def test_a_rtt_on_a_bucket_bound_counts_in_that_bucket_as_the_clients_histogram_puts_it():
+    from prometheus_client import CollectorRegistry, Histogram
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_metrics import Metrics
+    rtts_ms = [bound * 1000.0 for bound in _agent.RTT_BUCKETS[:4]] + [0.0, 0.00001, 0.0499, 0.0501, 40000.0]
+    metrics = Metrics()
+    metrics.apply(cycle("n1", {"n2": [("ipv4", len(rtts_ms), rtts_ms, None)]}), ended=1000.0, duration=0.5)
+    client = Histogram("nlm_rtt_seconds", "", ("source", "peer", "family"), buckets=_agent.RTT_BUCKETS,
+                       registry=CollectorRegistry())
+    for rtt in rtts_ms:
+        client.labels("n1", "n2", "ipv4").observe(rtt / 1000.0)
+    ours = [(sample.labels["le"], sample.value) for sample in families(metrics.text())["nlm_rtt_seconds"].samples
+            if sample.name == "nlm_rtt_seconds_bucket"]
+    theirs = [(sample.labels["le"], sample.value) for sample in client.collect()[0].samples
+              if sample.name == "nlm_rtt_seconds_bucket"]
+    assert ours == theirs
 
 
 def test_the_rtt_buckets_start_near_50_microseconds_and_double():
@@ -129,8 +159,8 @@ def cycle(source, peers):
 def test_the_metrics_parse_with_the_prometheus_parser_and_follow_the_cycles():
     from ansible_collections.nodelatency.monitor.plugins.module_utils._agent_metrics import Metrics
     metrics = Metrics()
-    metrics.apply(_agent.Series(cycle("n1", {"n2": [("ipv4", 3, [0.1, 0.2, 20.0], None)],
-                                             "n3": [("ipv6", 3, [], "send failed: Operation not permitted")]})),
+    metrics.apply(cycle("n1", {"n2": [("ipv4", 3, [0.1, 0.2, 20.0], None)],
+                               "n3": [("ipv6", 3, [], "send failed: Operation not permitted")]}),
                   ended=1000.0, duration=0.5)
     metrics.set_rules({("antrea-gw0", "ipv4", "in", "echo-request"): True,
                        ("antrea-gw0", "ipv4", "out", "echo-reply"): False})
@@ -152,7 +182,7 @@ def test_the_metrics_parse_with_the_prometheus_parser_and_follow_the_cycles():
     assert parsed["nlm_last_cycle_timestamp_seconds"].samples[0].value == 1000.0
 
     # n3 left the peers file: its series go; n2's counters keep counting
-    metrics.apply(_agent.Series(cycle("n1", {"n2": [("ipv4", 3, [0.1, 0.1, 0.1], None)]})), ended=1060.0,
+    metrics.apply(cycle("n1", {"n2": [("ipv4", 3, [0.1, 0.1, 0.1], None)]}), ended=1060.0,
                   duration=0.4)
     parsed = families(metrics.text())
     peers = set(sample.labels.get("peer") for name in ("nlm_rtt_seconds", "nlm_probes_sent", "nlm_last_rtt_seconds")
@@ -203,7 +233,7 @@ def test_the_service_cycles_on_its_interval_and_writes_its_files_whole(tmp_path)
     measure = FakeMeasure()
     agent, _peers, _clock = service(tmp_path, peers_file(interval=10), measure,
                                     textfile=str(tmp_path / "nlm.prom"), latest=str(tmp_path / "latest.json"),
-                                    document=node_latency_document)
+                                    document=node_latency_document_json)
     assert agent.run(cycles=3) == 3
     assert measure.calls == [["n2", "n3"]] * 3
     # one interval apart, give or take the jitter, and on the node's offset
