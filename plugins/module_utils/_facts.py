@@ -17,6 +17,7 @@ import socket
 from collections import namedtuple
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._commands import Commands
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._iptables_save import parse_save, variant_of_version
 from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_ruleset import xtables_tables
 
@@ -152,6 +153,7 @@ class FirewallProbe(object):
     """Asks the iptables and nft commands which firewall is in use."""
 
     def __init__(self, module):
+        self._module = module
         self._commands = Commands(module)
         self._paths = {name: module.get_bin_path(name) for name in (
             "iptables", "nft", "iptables-nft-save", "ip6tables-nft-save",
@@ -169,7 +171,7 @@ class FirewallProbe(object):
                 outputs[prefix] = self._run([path])
         return outputs
 
-    def report(self):
+    def report(self, interfaces=()):
         iptables = {"backend": None, "version": None, "other_backend": None, "other_backend_has_rules": False}
         if self._paths["iptables"]:
             version = self._run([self._paths["iptables"], "--version"]).strip()
@@ -189,7 +191,21 @@ class FirewallProbe(object):
             chains = native_base_chains(self._run([self._paths["nft"], "-j", "list", "chains"]), xtables)
             nftables["base_chains"] = chains
             nftables["has_input_output_base_chains"] = bool(chains)
-        return {"iptables": iptables, "nftables": nftables, "firewalld_running": firewalld_running()}
+        report = {"iptables": iptables, "nftables": nftables, "firewalld_running": firewalld_running()}
+        if report["firewalld_running"]:
+            report["firewalld"] = self.firewalld(interfaces)
+        return report
+
+    def firewalld(self, interfaces):
+        """What firewalld says of itself and of the zone of each interface; where it does not
+        answer, ``running`` is false and ``error`` says why."""
+        from ansible_collections.nodelatency.monitor.plugins.module_utils import _firewalld
+        try:
+            daemon = _firewalld.Daemon(self._module)
+            daemon.require_running()
+            return _firewalld.facts(daemon, interfaces)
+        except NlmError as error:
+            return {"running": False, "error": str(error)}
 
 
 def gather(module, ipr_class):
@@ -212,5 +228,6 @@ def gather(module, ipr_class):
     return {
         "gateway_interface": interface_report(interfaces, params["gateway_interface"]),
         "transport_interface": transport,
-        "firewall": FirewallProbe(module).report(),
+        "firewall": FirewallProbe(module).report(sorted(interface.name for interface in interfaces
+                                                        if interface.name != "lo")),
     }

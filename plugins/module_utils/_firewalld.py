@@ -387,6 +387,18 @@ class Daemon(object):
         self._call(OBJECT, "", "reload")
 
 
+def facts(daemon, interfaces):
+    """firewalld's version, backend, default zone and the zone of each interface (the
+    default one where none is bound)."""
+    default = daemon.default_zone()
+    zones = {}
+    for name in interfaces:
+        bound = daemon.zone_of_interface(name)
+        zones[name] = {"zone": bound or default, "bound": bool(bound)}
+    return {"running": True, "version": daemon.version(), "backend": daemon.firewall_backend(),
+            "default_zone": default, "interfaces": zones}
+
+
 def plain_settings(typed):
     """Typed settings (busctl --json) as plain values; None stays None."""
     return None if typed is None else {key: plain(item) for key, item in typed.items()}

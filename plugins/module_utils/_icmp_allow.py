@@ -764,7 +764,7 @@ def firewalld_report(module, firewall, comment):
                           "runtime": _firewalld.describe_policy(name, runtime)}
         owned["permanent"].update((permanent or {}).get("rich_rules") or [])
         owned["runtime"].update((runtime or {}).get("rich_rules") or [])
-    report = firewalld_facts(daemon, [name for name in sorted(firewall_interfaces(firewall)) if name])
+    report = _firewalld.facts(daemon, [name for name in sorted(firewall_interfaces(firewall)) if name and name != "lo"])
     report["policies"] = policies
     return report, owned
 
@@ -773,17 +773,6 @@ def firewall_interfaces(firewall):
     if firewall._addresses is None:
         firewall._addresses = local_addresses(firewall.module, firewall.commands)
     return firewall._addresses
-
-
-def firewalld_facts(daemon, interfaces):
-    """firewalld's version, backend, default zone and the zone of each interface."""
-    default = daemon.default_zone()
-    zones = {}
-    for name in interfaces:
-        bound = daemon.zone_of_interface(name)
-        zones[name] = {"zone": bound or default, "bound": bool(bound)}
-    return {"running": True, "version": daemon.version(), "backend": daemon.firewall_backend(),
-            "default_zone": default, "interfaces": zones}
 
 
 def firewalld_presence(firewall, rule, owned):

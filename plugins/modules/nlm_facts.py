@@ -161,6 +161,16 @@ ansible_facts:
                   the rules into firewalld's own policies.
               type: bool
               sample: false
+            firewalld:
+              description:
+                - Where firewalld runs, what it says over D-Bus (through systemd's C(busctl)) - C(running) (false,
+                  with C(error), when it does not answer or has not finished starting), C(version), C(backend)
+                  (its FirewallBackend), C(default_zone), and per interface but C(lo) its C(zone) (the default
+                  zone where none is bound) and whether it is C(bound).
+              type: dict
+              returned: when firewalld runs
+              sample: {"running": true, "version": "1.3.3", "backend": "nftables", "default_zone": "public",
+                       "interfaces": {"antrea-gw0": {"zone": "public", "bound": false}}}
 """
 
 import traceback

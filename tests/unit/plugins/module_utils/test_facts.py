@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ipaddress
 import os
 
@@ -109,3 +110,45 @@ def fake_proc(tmp_path, processes):
 ])
 def test_firewalld_counts_in_this_network_namespace_only(tmp_path, processes, running):
     assert firewalld_running(fake_proc(tmp_path, processes)) is running
+
+
+class FirewalldBus:
+    """A module whose run_command answers busctl as a running firewalld, or fails."""
+
+    def __init__(self, answers=None, failure=None):
+        self.answers = answers or {}
+        self.failure = failure
+
+    def get_bin_path(self, name):
+        return "/usr/bin/" + name
+
+    def run_command(self, argv):
+        if self.failure:
+            return 1, "", self.failure
+        key = argv[-1] if argv[3] == "get-property" else argv[8]
+        if key == "getZoneOfInterface":
+            key = (key, argv[-1])
+        return 0, json.dumps(self.answers[key]), ""
+
+
+def test_firewalld_facts_name_each_interfaces_zone_bound_or_default():
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import FirewallProbe
+
+    def text(value):
+        return {"type": "s", "data": [value]}
+    bus = FirewalldBus({"state": {"type": "s", "data": "RUNNING"}, "version": {"type": "s", "data": "1.3.3"},
+                        "FirewallBackend": {"type": "s", "data": "nftables"}, "getDefaultZone": text("public"),
+                        ("getZoneOfInterface", "antrea-gw0"): text(""), ("getZoneOfInterface", "eth0"): text("internal")})
+    probe = FirewallProbe.__new__(FirewallProbe)
+    probe._module = bus
+    assert probe.firewalld(["antrea-gw0", "eth0"]) == {
+        "running": True, "version": "1.3.3", "backend": "nftables", "default_zone": "public",
+        "interfaces": {"antrea-gw0": {"zone": "public", "bound": False}, "eth0": {"zone": "internal", "bound": True}}}
+
+
+def test_a_firewalld_that_does_not_answer_is_reported_not_raised():
+    from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import FirewallProbe
+    probe = FirewallProbe.__new__(FirewallProbe)
+    probe._module = FirewalldBus(failure="Failed to connect to bus: No such file or directory")
+    report = probe.firewalld(["eth0"])
+    assert report["running"] is False and "does not answer on the system D-Bus" in report["error"]
