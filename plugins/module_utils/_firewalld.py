@@ -440,7 +440,7 @@ def remove_own_backup(name, comment, directory=POLICY_DIRECTORY):
             text = handle.read()
     except OSError:
         return None
-    import xml.etree.ElementTree as ElementTree
+    from xml.etree import ElementTree
     try:
         description = ElementTree.fromstring(text).findtext("description") or ""
         owner = json.loads(description).get("owner")

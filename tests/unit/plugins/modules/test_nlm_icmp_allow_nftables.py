@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _icmp_allow
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _firewalld, _icmp_allow
 from ansible_collections.nodelatency.monitor.plugins.modules import nlm_icmp_allow, nlm_icmp_allow_info
 
 TAG = "nodelatency.monitor"
@@ -340,16 +340,36 @@ def test_info_reports_both_backends(run_module, fixture_text):
     assert report["all_effective"] is False and report["firewalld_running"] is False
 
 
-@pytest.mark.parametrize("backend", ["auto", "nftables", "iptables-legacy"])
+@pytest.mark.parametrize("backend", ["nftables", "iptables-legacy"])
 @pytest.mark.parametrize("state", ["present", "absent"])
-def test_firewalld_is_refused_with_what_to_do_before_any_command(run_module, fixture_text, monkeypatch,
-                                                                 backend, state):
+def test_a_raw_backend_is_refused_where_firewalld_runs_before_any_command(run_module, fixture_text, monkeypatch,
+                                                                          backend, state):
     monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: True)
     run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "backend": backend, "state": state},
                      respond=FakeHost(fixture_text))
     assert run.failed
-    assert run.result["msg"].startswith("nlm_icmp_allow: firewalld is running in this network namespace")
-    assert "--remove-icmp-block=echo-request" in run.result["msg"]
+    assert run.result["msg"].startswith("nlm_icmp_allow: firewalld is running in this network namespace, and "
+                                        "backend %s would change its tables behind its back" % backend)
+    assert "use backend auto or firewalld" in run.result["msg"]
+    assert run.commands == []
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_backend_auto_where_firewalld_runs_asks_firewalld_first(run_module, fixture_text, monkeypatch, state):
+    """A firewalld still starting stops the run before any firewall command; the
+    firewalld machine lab shows the backend at work."""
+    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: True)
+    monkeypatch.setattr(_firewalld.Daemon, "state", lambda self: "INIT")
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "state": state},
+                     respond=FakeHost(fixture_text))
+    assert run.failed and "firewalld is in state INIT, not RUNNING; nothing was changed" in run.result["msg"]
+    assert run.commands == []
+
+
+def test_backend_firewalld_where_none_runs_is_refused(run_module, fixture_text):
+    run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "backend": "firewalld"},
+                     respond=FakeHost(fixture_text))
+    assert run.failed and "no firewalld runs in this network namespace" in run.result["msg"]
     assert run.commands == []
 
 

@@ -1,0 +1,175 @@
+"""The firewalld backend's planning and its D-Bus calls through busctl, with run_command
+mocked; the firewalld machine lab (tests/integration/test_firewalld_machines.py) shows
+them on a real firewalld."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _firewalld
+from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
+from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import expected_rules
+
+GW4, GW6 = "198.19.1.1", "2001:db8:1:1::1"
+
+
+def gateway_rules(families=("ipv4", "ipv6"), roles=("responder", "prober")):
+    rules = [rule for family in families for rule in expected_rules(family, ["antrea-gw0"], roles)]
+    return _firewalld.interface_rules(rules, {"ipv4": [GW4], "ipv6": [GW6]})
+
+
+def test_rich_rules_name_the_interfaces_address_on_the_probes_side():
+    rules = gateway_rules()
+    assert rules["in"] == [
+        'rule family="ipv4" destination address="198.19.1.1" icmp-type name="echo-request" accept',
+        'rule family="ipv4" destination address="198.19.1.1" icmp-type name="echo-reply" accept',
+        'rule family="ipv6" destination address="2001:db8:1:1::1" icmp-type name="echo-request" accept',
+        'rule family="ipv6" destination address="2001:db8:1:1::1" icmp-type name="echo-reply" accept',
+    ]
+    assert all(' source address="' in rule for rule in rules["out"]) and len(rules["out"]) == 4
+    responder = gateway_rules(families=("ipv4",), roles=("responder",))
+    assert responder == {"in": [_firewalld.rich_rule("ipv4", "in", "echo-request", GW4)],
+                         "out": [_firewalld.rich_rule("ipv4", "out", "echo-reply", GW4)]}
+
+
+def test_records_replace_only_the_families_and_interfaces_asked_for():
+    current = _firewalld.desired_records({}, ["antrea-gw0"], ("ipv4", "ipv6"), {"antrea-gw0": gateway_rules()})
+    other = _firewalld.interface_rules(expected_rules("ipv4", ["eth0"], ("responder",)), {"ipv4": ["198.18.0.11"]})
+    both = _firewalld.desired_records(current, ["eth0"], ("ipv4",), {"eth0": other})
+    assert both["in"]["antrea-gw0"] == current["in"]["antrea-gw0"] and len(both["in"]["eth0"]) == 1
+    # absent of IPv6 on the gateway keeps its IPv4 rules and eth0's
+    fewer = _firewalld.desired_records(both, ["antrea-gw0"], ("ipv6",), {})
+    assert {_firewalld.rule_family(rule) for rule in fewer["in"]["antrea-gw0"]} == {"ipv4"}
+    assert fewer["in"]["eth0"] == both["in"]["eth0"]
+    # and absent of everything leaves no record, so no policy
+    empty = _firewalld.desired_records(fewer, ["antrea-gw0", "eth0"], ("ipv4", "ipv6"), {})
+    assert empty == {"in": {}, "out": {}}
+    assert _firewalld.policy_settings("in", empty["in"], "nodelatency.monitor") is None
+
+
+def test_the_owned_policies_come_first_and_record_their_owner():
+    record = _firewalld.desired_records({}, ["antrea-gw0"], ("ipv4",), {"antrea-gw0": gateway_rules(("ipv4",))})
+    inbound = _firewalld.policy_settings("in", record["in"], "nodelatency.monitor")
+    outbound = _firewalld.policy_settings("out", record["out"], "nodelatency.monitor")
+    assert inbound["priority"] == outbound["priority"] == -32768 and inbound["target"] == "CONTINUE"
+    assert (inbound["ingress_zones"], inbound["egress_zones"]) == (["ANY"], ["HOST"])
+    assert (outbound["ingress_zones"], outbound["egress_zones"]) == (["HOST"], ["ANY"])
+    assert _firewalld.record_of("nlm-echo-in", inbound, "nodelatency.monitor") == record["in"]
+    with pytest.raises(NlmError, match="did not write for the comment 'other'"):
+        _firewalld.record_of("nlm-echo-in", inbound, "other")
+    with pytest.raises(NlmError, match="firewall-cmd --permanent --delete-policy=nlm-echo-in"):
+        _firewalld.record_of("nlm-echo-in", {"description": "a policy of the operator's"}, "nodelatency.monitor")
+
+
+def test_what_changes_and_what_takes_a_reload():
+    record = _firewalld.desired_records({}, ["antrea-gw0"], ("ipv4",), {"antrea-gw0": gateway_rules(("ipv4",))})
+    want = _firewalld.policy_settings("in", record["in"], "nodelatency.monitor")
+    same = dict(want, rich_rules=list(reversed(want["rich_rules"])))
+    assert not _firewalld.permanent_differs(same, want)
+    assert _firewalld.permanent_differs(dict(want, services=["ssh"]), want)
+    assert _firewalld.permanent_differs(None, want) and _firewalld.permanent_differs(want, None)
+    assert not _firewalld.permanent_differs(None, None)
+    runtime = {key: want[key] for key in ("priority", "target", "ingress_zones", "egress_zones", "rich_rules")}
+    assert not _firewalld.runtime_differs(runtime, want) and not _firewalld.needs_reload(runtime, want)
+    assert _firewalld.runtime_differs(dict(runtime, rich_rules=want["rich_rules"][:1]), want)
+    assert _firewalld.needs_reload(None, want) and _firewalld.needs_reload(runtime, None)
+    assert _firewalld.needs_reload(dict(runtime, priority=-1), want)
+    assert not _firewalld.needs_reload(None, None)
+
+
+@pytest.mark.parametrize("signature,value,words", [
+    ("s", "nlm-echo-in", ["nlm-echo-in"]),
+    ("i", -32768, ["-32768"]),
+    ("b", False, ["false"]),
+    ("as", ["ANY"], ["1", "ANY"]),
+    ("as", [], ["0"]),
+    ("a(ss)", [["22", "tcp"], ["53", "udp"]], ["2", "22", "tcp", "53", "udp"]),
+    ("a{sv}", {"priority": -32768, "short": "x", "egress_zones": _firewalld.Typed("as", ["HOST"]),
+               "ports": _firewalld.Typed("a(ss)", [])},
+     ["4", "priority", "i", "-32768", "short", "s", "x", "egress_zones", "as", "1", "HOST", "ports", "a(ss)", "0"]),
+])
+def test_values_in_busctls_notation(signature, value, words):
+    assert _firewalld.busctl_arguments(signature, value) == words
+
+
+class FakeBus:
+    """run_command answering busctl as firewalld would, from canned JSON per method."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def get_bin_path(self, name):
+        return "/usr/bin/" + name
+
+    def run_command(self, argv):
+        assert isinstance(argv, list)
+        self.calls.append(argv)
+        method = argv[8] if argv[3] == "call" else argv[-1]
+        answer = self.answers.get(method, (0, "", ""))
+        return answer if isinstance(answer, tuple) else (0, json.dumps(answer), "")
+
+
+def test_calls_are_argv_lists_with_options_ended_before_the_arguments():
+    bus = FakeBus({"getPolicySettings": {"type": "a{sv}", "data": [{"priority": {"type": "i", "data": -32768}}]}})
+    daemon = _firewalld.Daemon(bus)
+    assert _firewalld.plain_settings(daemon.runtime_policy("nlm-echo-in")) == {"priority": -32768}
+    daemon.add_permanent_policy("nlm-echo-in", _firewalld.owned_policy_arguments(
+        _firewalld.policy_settings("in", {"antrea-gw0": ["rule x"]}, "nodelatency.monitor")))
+    argv = bus.calls[-1]
+    # a negative priority would read as an option without the "--"
+    assert argv[:5] == ["/usr/bin/busctl", "--system", "--json=short", "call", "--"]
+    assert argv[8:10] == ["addPolicy", "sa{sv}"] and "-32768" in argv
+
+
+def test_a_missing_policy_is_none_and_a_refusal_an_error_that_changes_nothing():
+    bus = FakeBus({"getPolicySettings": (1, "", "Call failed: INVALID_POLICY: nlm-echo-in"),
+                   "reload": (1, "", "Call failed: NOT_AUTHORIZED: reload")})
+    daemon = _firewalld.Daemon(bus)
+    assert daemon.runtime_policy("nlm-echo-in") is None
+    with pytest.raises(NlmError, match=r"firewalld refused reload \(NOT_AUTHORIZED: reload\)"):
+        daemon.reload()
+
+
+def test_a_firewalld_that_does_not_answer_or_is_starting_is_refused():
+    silent = _firewalld.Daemon(FakeBus({"state": (1, "", "Failed to connect to bus: No such file or directory")}))
+    with pytest.raises(NlmError, match="does not answer on the system D-Bus"):
+        silent.require_running()
+    starting = _firewalld.Daemon(FakeBus({"state": {"type": "s", "data": "INIT"}}))
+    with pytest.raises(NlmError, match="state INIT, not RUNNING"):
+        starting.require_running()
+
+
+def test_a_reload_puts_back_the_runtime_only_settings_of_other_zones_and_policies():
+    typed_ports = {"type": "a(ss)", "data": [["7777", "tcp"]]}
+    bus = FakeBus({
+        "getZones": {"type": "as", "data": [["public"]]},
+        "getPolicies": {"type": "as", "data": [["nlm-echo-in", "allow-host-ipv6"]]},
+        "getZoneSettings2": {"type": "a{sv}", "data": [{"ports": typed_ports}]},
+        "getZoneByName": {"type": "o", "data": ["/org/fedoraproject/FirewallD1/config/zone/0"]},
+        "getSettings2": {"type": "a{sv}", "data": [{}]},
+        "getPolicySettings": {"type": "a{sv}", "data": [{}]},
+        "getPolicyByName": {"type": "o", "data": ["/org/fedoraproject/FirewallD1/config/policy/0"]},
+        "getSettings": {"type": "a{sv}", "data": [{}]},
+    })
+    kept = _firewalld.reload_keeping_runtime(_firewalld.Daemon(bus))
+    assert kept == ["public"]
+    methods = [argv[8] for argv in bus.calls]
+    assert methods.index("reload") < methods.index("setZoneSettings2")
+    # the owned policy is neither compared nor set back, the unchanged one not set back
+    assert "setPolicySettings" not in methods
+    assert not any("nlm-echo-in" in argv for argv in bus.calls)
+    zone_set = bus.calls[methods.index("setZoneSettings2")]
+    assert zone_set[zone_set.index("ports"):zone_set.index("ports") + 5] == ["ports", "a(ss)", "1", "7777", "tcp"]
+
+
+def test_only_the_owners_backup_of_its_policy_is_removed(tmp_path):
+    ours = '<?xml version="1.0" encoding="utf-8"?>\n<policy><description>%s</description></policy>\n' % json.dumps(
+        {"owner": "nodelatency.monitor", "interfaces": {}}).replace('"', "&quot;")
+    (tmp_path / "nlm-echo-in.xml.old").write_text(ours)
+    (tmp_path / "nlm-echo-out.xml.old").write_text("<policy><description>the operator's</description></policy>")
+    assert _firewalld.remove_own_backup("nlm-echo-in", "nodelatency.monitor", str(tmp_path))
+    assert _firewalld.remove_own_backup("nlm-echo-out", "nodelatency.monitor", str(tmp_path)) is None
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["nlm-echo-out.xml.old"]
