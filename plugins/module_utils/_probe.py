@@ -34,6 +34,9 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_targets
 )
 
 
+_FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
+
+
 class Prober:
     """One run: count rounds, every target once per round, interval apart; each request waits at most timeout."""
 
@@ -103,7 +106,7 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
     started_ns = time.time_ns()
     start = time.monotonic()
     peers = []
-    # Every distinct address once, in the order given: two peers may share one.
+    # Every distinct address once, in the order given, with its family: two peers may share one.
     addresses = {}
     for peer_name, texts in parse_targets(targets):
         peer_targets = []
@@ -115,26 +118,25 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
                 target.update(summarize(new_record("bad address: %s" % err)))
                 peer_targets.append(target)
                 continue
-            peer_targets.append({"address": address, "family": "ipv%d" % family})
-            addresses[address] = None
+            peer_targets.append({"address": address, "family": _FAMILY_NAMES[family]})
+            addresses[address] = family
         peers.append({"name": peer_name, "targets": peer_targets})
 
     results = {}
     sockets = {}
     unavailable = {}
     if addresses:
-        sockets = open_sockets(set(address_family(address) for address in addresses), privileged, sources, interface,
-                               unavailable)
+        sockets = open_sockets(set(addresses.values()), privileged, sources, interface, unavailable)
         try:
-            probed = [address for address in addresses if address_family(address) in sockets]
+            probed = [address for address, family in addresses.items() if family in sockets]
             if probed:
                 results = Prober(probed, count, interval, timeout, payload_size, sockets).run()
         finally:
             for family_socket in sockets.values():
                 family_socket.close()
-        for address in addresses:
-            if address_family(address) in unavailable:
-                results[address] = summarize(new_record(unavailable[address_family(address)]))
+        for address, family in addresses.items():
+            if family in unavailable:
+                results[address] = summarize(new_record(unavailable[family]))
 
     for peer in peers:
         for target in peer["targets"]:

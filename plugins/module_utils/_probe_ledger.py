@@ -32,7 +32,7 @@ class Ledger:
         self._identifiers = identifiers
         self._nonce = nonce
         self._timeout_ns = timeout_ns
-        self._targets = dict((address, new_record()) for address in addresses)
+        self._targets = {address: new_record() for address in addresses}
         self._pending = {}
         self._answered = set()
         self.outstanding = 0
@@ -79,18 +79,17 @@ class Ledger:
         """reply() of a reply's fields: the receive loop reads them without building a Message.
         An echo reply carries the request's whole payload back, so it must carry the whole nonce."""
         key = (source, sequence)
-        pending = self._pending
-        if identifier != self._identifiers.get(family) or nonce != self._nonce or key not in pending:
+        # one look-up for "ours?" and the send time, _settle in place: this runs for every echo
+        sent_ns = self._pending.get(key)
+        if sent_ns is None or identifier != self._identifiers.get(family) or nonce != self._nonce:
             return "foreign"
         target = self._targets[source]
-        # _settle, in place: this runs for every echo
         answered = self._answered
         if key in answered:
             target["duplicates"] += 1
             return "duplicate"
         answered.add(key)
         self.outstanding -= 1
-        sent_ns = pending[key]
         if recv_mono_ns is None:
             rtt_ns = recv_ns - sent_ns
         else:
@@ -101,7 +100,8 @@ class Ledger:
             read_ns = self._clock() - sent_ns
             if not 0 <= rtt_ns <= read_ns:
                 rtt_ns = read_ns
-        rtt_ns = max(rtt_ns, 0)
+        if rtt_ns < 0:
+            rtt_ns = 0
         if rtt_ns > self._timeout_ns:
             target["late"] += 1
             return "late"

@@ -37,6 +37,10 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_ledger 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_targets import canonical_address, without_zone
 
 
+# bound once: a send reads both clocks, and the loop sends every echo of a cycle
+_monotonic_ns = time.monotonic_ns
+_time_ns = time.time_ns
+
 # Linux socket API values that Python's socket module does not name
 # (generic ABI: x86, arm, arm64, riscv, powerpc, s390).
 SO_TIMESTAMPNS = 35
@@ -53,6 +57,8 @@ SO_EE_ORIGIN_ICMP6 = 3
 # accounting each) before the loop gets to read them.
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 _TIMESPEC = struct.Struct("@ll")
+_TIMESPEC_BYTES = _TIMESPEC.size
+_SOL_SOCKET = socket.SOL_SOCKET
 _IDENTIFIER_SEQUENCE = struct.Struct("!HH")
 # Pending socket errors (one per ICMP error that RECVERR reports) read in one go before the
 # rest waits for the next wake-up.
@@ -108,6 +114,7 @@ class FamilySocket:
         self.privileged = privileged
         self.sock = self._icmp.sock
         self.sock.setblocking(False)
+        self._sendto = self.sock.sendto
         self._with_ip_header = privileged and family == 4
         self._receive_bytes = 2048
         try:
@@ -174,10 +181,10 @@ class FamilySocket:
     def send(self, packet, address):
         """Send to address; returns the CLOCK_REALTIME and CLOCK_MONOTONIC nanoseconds read
         right before sendto, and the error text or None."""
-        send_mono_ns = time.monotonic_ns()
-        send_ns = time.time_ns()
+        send_mono_ns = _monotonic_ns()
+        send_ns = _time_ns()
         try:
-            self.sock.sendto(packet, (address, 0))
+            self._sendto(packet, (address, 0))
         except OSError as err:
             return send_ns, send_mono_ns, err.strerror or str(err)
         return send_ns, send_mono_ns, None
@@ -211,19 +218,20 @@ class FamilySocket:
                 continue
             # The time stamp is the only control message the socket asks for: read it
             # in place, and look further only when something else came first.
-            if len(ancillary) == 1 and ancillary[0][1] == SO_TIMESTAMPNS and ancillary[0][0] == socket.SOL_SOCKET \
-                    and len(ancillary[0][2]) >= _TIMESPEC.size:
-                seconds, nanoseconds = unpack_stamp(ancillary[0][2])
-                recv_ns = seconds * 1_000_000_000 + nanoseconds
-            else:
+            recv_ns = None
+            if len(ancillary) == 1:
+                level, kind, stamp = ancillary[0]
+                if kind == SO_TIMESTAMPNS and level == _SOL_SOCKET and len(stamp) >= _TIMESPEC_BYTES:
+                    seconds, nanoseconds = unpack_stamp(stamp)
+                    recv_ns = seconds * 1_000_000_000 + nanoseconds
+            if recv_ns is None:
                 recv_ns = _kernel_time_ns(ancillary)
             # Echo replies, nearly all of the traffic, are read in place; the rest
             # goes through the packet parser.
             start = (data[0] & 0x0F) * 4 if with_ip_header and data else 0
             if len(data) >= start + _ECHO_HEADER_BYTES and data[start] == reply_type:
                 identifier, sequence = unpack_header(data, start + 4)
-                source = peer[0] if family == 4 else without_zone(peer[0])
-                echo_reply(family, source, identifier, sequence,
+                echo_reply(family, peer[0] if family == 4 else without_zone(peer[0]), identifier, sequence,
                            data[start + _ECHO_HEADER_BYTES:start + _ECHO_HEADER_BYTES + NONCE_LENGTH], recv_ns,
                            recv_ns - offset_ns)
                 continue
