@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import agent, harness, machines, mesh, probe, rules
+from benchmarks import agent, firewalld, harness, machines, mesh, probe, rules
 
 BENCHMARKS = {
     "rules": rules.rows,
@@ -26,6 +26,7 @@ BENCHMARKS = {
     "mesh": mesh.rows,
     "machines": machines.rows,
     "agent": agent.rows,
+    "firewalld": firewalld.rows,
 }
 DEFAULT_REPEATS = 5
 SMOKE_REPEATS = 1

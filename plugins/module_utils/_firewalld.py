@@ -35,6 +35,7 @@ import json
 import os
 import re
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 
@@ -399,6 +400,19 @@ def facts(daemon, interfaces):
             "default_zone": default, "interfaces": zones}
 
 
+def owned_policies(daemon):
+    """({direction: permanent settings}, {direction: runtime settings}) of the owned
+    policies, plain, None where there is none; read side by side."""
+    calls = [(direction, reader, name) for direction, name in POLICIES.items()
+             for reader in (daemon.permanent_policy, daemon.runtime_policy)]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        answers = list(pool.map(lambda call: plain_settings(call[1](call[2])), calls))
+    permanent, runtime = {}, {}
+    for (direction, reader, _name), answer in zip(calls, answers):
+        (permanent if reader == daemon.permanent_policy else runtime)[direction] = answer
+    return permanent, runtime
+
+
 def plain_settings(typed):
     """Typed settings (busctl --json) as plain values; None stays None."""
     return None if typed is None else {key: plain(item) for key, item in typed.items()}
@@ -407,19 +421,24 @@ def plain_settings(typed):
 def reload_keeping_runtime(daemon, owned=tuple(POLICIES.values())):
     """Reload firewalld, then put back the runtime-only settings of every zone and policy
     but the owned ones: a reload makes the runtime the permanent configuration again."""
+    objects = [("zone", name) for name in daemon.zones()]
+    objects += [("policy", name) for name in daemon.policies() if name not in owned]
+    readers = {"zone": (daemon.runtime_zone, daemon.permanent_zone, daemon.set_runtime_zone, ZONE_RUNTIME_KEYS),
+               "policy": (daemon.runtime_policy, daemon.permanent_policy, daemon.set_runtime_policy,
+                          POLICY_RUNTIME_KEYS)}
+
+    def read(item):
+        kind, name = item
+        return readers[kind][0](name), readers[kind][1](name)
+    # a call is a busctl process and a round trip into firewalld: side by side, a dozen
+    # zones and policies take a fraction of the time
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        settings = list(pool.map(read, objects))
     kept = []
-    for zone in daemon.zones():
-        runtime = daemon.runtime_zone(zone)
-        if _comparable(plain_settings(runtime), ZONE_RUNTIME_KEYS) != \
-                _comparable(plain_settings(daemon.permanent_zone(zone)), ZONE_RUNTIME_KEYS):
-            kept.append((daemon.set_runtime_zone, zone, runtime, ZONE_RUNTIME_KEYS))
-    for policy in daemon.policies():
-        if policy in owned:
-            continue
-        runtime = daemon.runtime_policy(policy)
-        if _comparable(plain_settings(runtime), POLICY_RUNTIME_KEYS) != \
-                _comparable(plain_settings(daemon.permanent_policy(policy)), POLICY_RUNTIME_KEYS):
-            kept.append((daemon.set_runtime_policy, policy, runtime, POLICY_RUNTIME_KEYS))
+    for (kind, name), (runtime, permanent) in zip(objects, settings):
+        keys = readers[kind][3]
+        if _comparable(plain_settings(runtime), keys) != _comparable(plain_settings(permanent), keys):
+            kept.append((readers[kind][2], name, runtime, keys))
     daemon.reload()
     for setter, name, runtime, keys in kept:
         part = runtime_part(typed_settings(runtime), keys)

@@ -631,10 +631,9 @@ class IcmpAllowInfo(object):
         }
 
 
-def judged_paths(module, family, rules, comment):
+def judged_paths(firewall, family, rules, comment):
     """The verdict each rule's packet meets in the live rulesets of every flavour."""
-    firewall = Firewall(module)
-    firewall.prefetch([family])
+    module = firewall.module
     tables = firewall.tables(family, firewall.rulesets(family), comment)
     paths = []
     for rule in rules:
@@ -686,11 +685,9 @@ class FirewalldIcmpAllow(object):
             wanted = {}
             if params["state"] == "present":
                 wanted = self._wanted(interfaces, local_addresses(self.module, Commands(self.module)))
-            permanent, runtime, current = {}, {}, {}
-            for direction, name in _firewalld.POLICIES.items():
-                permanent[direction] = _firewalld.plain_settings(daemon.permanent_policy(name))
-                runtime[direction] = _firewalld.plain_settings(daemon.runtime_policy(name))
-                current[direction] = _firewalld.record_of(name, permanent[direction] or runtime[direction], comment)
+            permanent, runtime = _firewalld.owned_policies(daemon)
+            current = {direction: _firewalld.record_of(name, permanent[direction] or runtime[direction], comment)
+                       for direction, name in _firewalld.POLICIES.items()}
             records = _firewalld.desired_records(current, interfaces, self.families, wanted)
             desired = {direction: _firewalld.policy_settings(direction, records[direction], comment)
                        for direction in _firewalld.POLICIES}
@@ -723,13 +720,18 @@ class FirewalldIcmpAllow(object):
                         _firewalld.remove_own_backup(name, comment)
         result = {"changed": bool(permanent_changes or runtime_changes or reload), "backend": "firewalld",
                   "persisted": [], "rules": {}}
+        firewall = None
+        if not self.module.check_mode:
+            # what firewalld made of its configuration in the kernel, every family read at once
+            firewall = Firewall(self.module)
+            firewall.prefetch(self.families)
         for family in self.families:
             before = {rule for direction in current for rules in current[direction].values() for rule in rules
                       if _firewalld.rule_family(rule) == family}
             after = {rule for direction in records for rules in records[direction].values() for rule in rules
                      if _firewalld.rule_family(rule) == family}
             expected = expected_rules(family, interfaces, params["roles"]) if params["state"] == "present" else []
-            paths = [] if self.module.check_mode else judged_paths(self.module, family, expected, comment)
+            paths = [] if firewall is None else judged_paths(firewall, family, expected, comment)
             result["rules"][family] = {"added": sorted(after - before), "removed": sorted(before - after),
                                        "present": sorted(after), "transaction": "", "paths": paths}
         result["firewalld"] = {
@@ -756,9 +758,9 @@ def firewalld_report(module, firewall, comment):
     daemon.require_running()
     owned = {"runtime": set(), "permanent": set()}
     policies = {}
+    permanent_policies, runtime_policies = _firewalld.owned_policies(daemon)
     for direction, name in _firewalld.POLICIES.items():
-        permanent = _firewalld.plain_settings(daemon.permanent_policy(name))
-        runtime = _firewalld.plain_settings(daemon.runtime_policy(name))
+        permanent, runtime = permanent_policies[direction], runtime_policies[direction]
         _firewalld.record_of(name, permanent or runtime, comment)
         policies[name] = {"permanent": _firewalld.describe_policy(name, permanent),
                           "runtime": _firewalld.describe_policy(name, runtime)}
