@@ -18,10 +18,11 @@ from nlmlab import REPO
 # the machines suite boots a machine
 pytestmark = [pytest.mark.lab, pytest.mark.machines]
 
-SUITES = {"rules", "accuracy", "scale", "mesh", "machines", "agent"}
+SUITES = {"rules", "accuracy", "scale", "mesh", "machines", "agent", "firewalld"}
 # The labs the benchmarks name themselves (benchmarks/rules.py: br, bs; benchmarks/mesh.py: bm;
-# benchmarks/machines.py: bk, bn), and the prober/responder pairs (benchmarks/probe_scale.py, agent.py).
-BENCH_NAMESPACE = re.compile(r"^(b[rsmkn][0-9a-f]{6}-|nlmbench-)")
+# benchmarks/machines.py: bk, bn; benchmarks/firewalld.py: bf), and the prober/responder pairs
+# (benchmarks/probe_scale.py, agent.py).
+BENCH_NAMESPACE = re.compile(r"^(b[rsmknf][0-9a-f]{6}-|nlmbench-)")
 
 
 def bench_namespaces() -> set[str]:
@@ -31,7 +32,7 @@ def bench_namespaces() -> set[str]:
 
 # two runs side by side, each suite in one of them: a smoke run measures nothing worth
 # keeping, and the suites' labs have names of their own
-HALVES = (("rules", "scale", "machines"), ("mesh", "agent", "accuracy"))
+HALVES = (("rules", "scale", "machines", "firewalld"), ("mesh", "agent", "accuracy"))
 
 
 def test_smoke_run_fills_every_row_and_leaves_no_namespace(tmp_path):
