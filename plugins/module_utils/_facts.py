@@ -133,20 +133,29 @@ def native_base_chains(nft_json_text, xtables_tables):
     return chains
 
 
-def firewalld_running(proc="/proc"):
+def firewalld_running(proc="/proc", table_here=None):
     """Whether a process named firewalld runs in this network namespace, the one whose
-    firewall it would manage (a network namespace of a lab node has none of its own)."""
+    firewall it would manage (a network namespace of a lab node has none of its own).
+
+    A caller other than root (the nlm agent) may not look at root's processes'
+    namespaces: for a firewalld whose namespace it cannot see, ``table_here()`` tells
+    whether firewalld's nft table is in this namespace (without it: not running here)."""
     own = os.stat(os.path.join(proc, "self", "ns", "net")).st_ino
+    unseen = False
     for entry in os.listdir(proc):
         if not entry.isdigit():
             continue
         try:
             with open(os.path.join(proc, entry, "comm")) as comm:
-                if comm.read().strip() == "firewalld" and os.stat(os.path.join(proc, entry, "ns", "net")).st_ino == own:
-                    return True
+                if comm.read().strip() != "firewalld":
+                    continue
+            if os.stat(os.path.join(proc, entry, "ns", "net")).st_ino == own:
+                return True
+        except PermissionError:
+            unseen = True
         except OSError:
             continue
-    return False
+    return bool(unseen and table_here is not None and table_here())
 
 
 class FirewallProbe(object):

@@ -400,6 +400,37 @@ def facts(daemon, interfaces):
             "default_zone": default, "interfaces": zones}
 
 
+# the chain firewalld makes of an owned policy's accepting rich rules, per direction
+_KERNEL_CHAINS = {"in": "filter_IN_policy_%s_allow" % POLICIES["in"],
+                  "out": "filter_OUT_policy_%s_allow" % POLICIES["out"]}
+_KERNEL_FAMILIES = {"ip": "ipv4", "ip6": "ipv6"}
+
+
+def kernel_owned_rules(chains):
+    """The owned rich rules as firewalld wrote them into the kernel: read from the chains
+    (NftChain) of its nft table, for a caller firewalld does not answer (it authorizes
+    only root where polkit is missing, and the nlm agent runs as its own user)."""
+    found = set()
+    for direction, name in _KERNEL_CHAINS.items():
+        side = "daddr" if direction == "in" else "saddr"
+        for chain in chains:
+            if (chain.table, chain.name) != ("firewalld", name):
+                continue
+            for rule in chain.rules:
+                family = address = message = None
+                for statement in rule.expr:
+                    match = statement.get("match") if isinstance(statement, dict) else None
+                    payload = (match or {}).get("left", {}).get("payload", {}) if isinstance(match, dict) else {}
+                    if payload.get("field") == side and payload.get("protocol") in _KERNEL_FAMILIES:
+                        family, address = _KERNEL_FAMILIES[payload["protocol"]], match.get("right")
+                    elif payload.get("field") == "type" and payload.get("protocol") in ("icmp", "icmpv6"):
+                        message = match.get("right")
+                if family and isinstance(address, str) and message in ("echo-request", "echo-reply") \
+                        and {"accept": None} in rule.expr:
+                    found.add(rich_rule(family, direction, message, address))
+    return found
+
+
 def owned_policies(daemon):
     """({direction: permanent settings}, {direction: runtime settings}) of the owned
     policies, plain, None where there is none; read side by side."""

@@ -307,7 +307,9 @@ class IcmpAllow(object):
         problems = validate(params)
         if problems:
             raise NlmError("; ".join(problems))
-        if firewalld_running():
+        # the nlm agent's repair runs this as its own user, which may not see firewalld's
+        # namespace: then firewalld's table in this one tells
+        if firewalld_running(table_here=lambda: firewalld_table_here(Firewall(self.module))):
             if params["backend"] not in ("auto", "firewalld"):
                 raise NlmError(FIREWALLD_ADVICE % params["backend"])
             return FirewalldIcmpAllow(self.module, self.families).run()
@@ -559,10 +561,10 @@ class IcmpAllowInfo(object):
             raise NlmError("; ".join(problems))
         families = _families(params)
         comment = params["comment"]
-        running = firewalld_running()
+        firewall = Firewall(self.module)
+        running = firewalld_running(table_here=lambda: firewalld_table_here(firewall))
         if params["backend"] == "firewalld" and not running:
             raise NlmError(NOT_FIREWALLD)
-        firewall = Firewall(self.module)
         firewall.require("auto" if params["backend"] == "firewalld" else params["backend"], families)
         firewall.prefetch(families)
         report = {"firewalld_running": running}
@@ -751,9 +753,30 @@ class FirewalldIcmpAllow(object):
         return result
 
 
+def firewalld_table_here(firewall):
+    """Whether firewalld's own nft table is in this network namespace."""
+    backend = firewall.backends[NftablesBackend.name]
+    if not backend.installed():
+        return False
+    return any(chain.table == "firewalld" and chain.family == "inet" for chain in backend.read().chains.values())
+
+
 def firewalld_report(module, firewall, comment):
     """(what nlm_facts and nlm_icmp_allow_info report of firewalld, {"runtime"|"permanent":
-    set of the rich rules of the owned policies})."""
+    set of the rich rules of the owned policies}). A caller other than root that firewalld
+    does not answer (the nlm agent, where polkit is missing) gets the owned rules firewalld
+    wrote into the kernel, as the runtime's, and no permanent ones (None)."""
+    try:
+        return _firewalld_report(module, firewall, comment)
+    except NlmError as error:
+        if os.geteuid() == 0:
+            raise
+        chains = firewall.backends[NftablesBackend.name].read().chains.values()
+        return ({"running": True, "error": "%s; the owned rules are read from firewalld's nft table" % error},
+                {"runtime": _firewalld.kernel_owned_rules(chains), "permanent": None})
+
+
+def _firewalld_report(module, firewall, comment):
     daemon = _firewalld.Daemon(module)
     daemon.require_running()
     owned = {"runtime": set(), "permanent": set()}
@@ -782,8 +805,9 @@ def firewalld_presence(firewall, rule, owned):
     whether each is in firewalld's runtime and permanent configuration."""
     addresses = firewall_interfaces(firewall).get(rule.interface, {}).get(rule.family, [])
     rich = [_firewalld.rich_rule(rule.family, rule.direction, rule.message, address) for address in addresses]
-    found = [{"rule": text, "runtime": text in owned["runtime"], "permanent": text in owned["permanent"]}
+    found = [{"rule": text, "runtime": text in owned["runtime"],
+              "permanent": None if owned["permanent"] is None else text in owned["permanent"]}
              for text in rich]
-    return {"present": bool(found) and all(item["runtime"] and item["permanent"] for item in found),
+    return {"present": bool(found) and all(item["runtime"] and item["permanent"] is not False for item in found),
             "backend": "firewalld" if found and all(item["runtime"] for item in found) else None,
             "firewalld_rules": found}

@@ -116,7 +116,9 @@ def firewalld_state(host):
             "for policy in nlm-echo-in nlm-echo-out; do for where in runtime permanent; do "
             "option=$([ $where = permanent ] && echo --permanent); "
             "sudo firewall-cmd $option --policy=$policy --list-rich-rules 2>/dev/null | sed \"s/^/$policy $where: /\"; "
-            "done; done; sudo find /etc/firewalld -type f -exec sha256sum {} + | sort | sed 's/^/file: /'")
+            "done; done; sudo find /etc/firewalld -type f -exec sha256sum {} + | sort | sed 's/^/file: /'; "
+            "python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:9469/metrics\", "
+            "timeout=5).read().decode())' 2>/dev/null | grep '^nlm_rule_present' | sed 's/^/metric: /'")
         _FIREWALLD[name] = output.splitlines()
     return _FIREWALLD[name]
 
@@ -137,6 +139,20 @@ def test_firewalld_holds_exactly_the_rules_of_the_interfaces_of_the_traffic_mode
                         for family, address in zip(("ipv4", "ipv6"), addresses[interface])
                         for message in ("echo-request", "echo-reply")}
             assert sorted(rules) == sorted(expected), shown(lines)
+
+
+@ONLY_FIREWALLD
+@pytest.mark.skipif(os.environ.get("NLM_EXPECT_AGENT") != "yes", reason="the scenario does not run the agent")
+def test_the_agents_rule_gauges_see_the_owned_rules_in_firewalld(host):
+    """The agent runs as its own user, whom firewalld does not answer: its watch reads the
+    owned rules from firewalld's nft table. Every gauge of the mode's interfaces says 1."""
+    lines = firewalld_state(host)
+    gauges = [line for line in lines if line.startswith("metric: ")]
+    if not ENABLED:
+        assert gauges == [], shown(lines)
+        return
+    assert len(gauges) == 8 * len(INTERFACES_BY_MODE[MODE]), shown(lines)
+    assert all(line.endswith(" 1.0") for line in gauges), shown(lines)
 
 
 @ONLY_FIREWALLD

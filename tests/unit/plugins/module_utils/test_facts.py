@@ -112,6 +112,20 @@ def test_firewalld_counts_in_this_network_namespace_only(tmp_path, processes, ru
     assert firewalld_running(fake_proc(tmp_path, processes)) is running
 
 
+@pytest.mark.parametrize("table_here,running", [(True, True), (False, False), (None, False)])
+def test_a_firewalld_whose_namespace_cannot_be_seen_is_judged_by_its_table(tmp_path, monkeypatch, table_here, running):
+    """A caller other than root (the nlm agent) may not look at root's processes' namespaces."""
+    proc = fake_proc(tmp_path, [("1", "systemd", True), ("812", "firewalld", True)])
+    stat = os.stat
+
+    def guarded(path, *args, **kwargs):
+        if str(path).startswith(os.path.join(proc, "812", "ns")):
+            raise PermissionError(13, "Permission denied", str(path))
+        return stat(path, *args, **kwargs)
+    monkeypatch.setattr(os, "stat", guarded)
+    assert firewalld_running(proc, None if table_here is None else (lambda: table_here)) is running
+
+
 class FirewalldBus:
     """A module whose run_command answers busctl as a running firewalld, or fails."""
 

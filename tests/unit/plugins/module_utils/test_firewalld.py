@@ -4,11 +4,15 @@ them on a real firewalld."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from pathlib import Path
 
 import pytest
 
-from ansible_collections.nodelatency.monitor.plugins.module_utils import _firewalld
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _firewalld, _path
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_plan import model
+from ansible_collections.nodelatency.monitor.plugins.module_utils._nftables_ruleset import parse_ruleset
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_rules import expected_rules
 
@@ -173,3 +177,49 @@ def test_only_the_owners_backup_of_its_policy_is_removed(tmp_path):
     assert _firewalld.remove_own_backup("nlm-echo-in", "nodelatency.monitor", str(tmp_path))
     assert _firewalld.remove_own_backup("nlm-echo-out", "nodelatency.monitor", str(tmp_path)) is None
     assert sorted(path.name for path in tmp_path.iterdir()) == ["nlm-echo-out.xml.old"]
+
+
+# firewalld 1.3.3's own nft table on a lab machine (FIREWALL=firewalld): as it booted
+# (hardened: echo dropped by the zone on the way in, by a policy on the way out), and
+# after nlm_icmp_allow opened antrea-gw0 (198.19.1.1, 2001:db8:1:1::1)
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "nftables"
+LOCAL = {"ipv4": ["198.19.1.1"], "ipv6": ["2001:db8:1:1::1"]}
+
+
+def firewalld_ruleset(name):
+    return parse_ruleset((FIXTURES / ("firewalld-%s.json" % name)).read_text())
+
+
+def firewalld_verdicts(name):
+    """{(family, direction, message): (verdict, witness)} of gateway probes through the table."""
+    ruleset = firewalld_ruleset(name)
+    found = {}
+    for family in ("ipv4", "ipv6"):
+        tables = model(ruleset, family, "nodelatency.monitor")
+        for rule in expected_rules(family, ["antrea-gw0"], ("responder", "prober")):
+            probe = _path.Packet.of(rule, local=[ipaddress.ip_address(address) for address in LOCAL[family]])
+            judgement = _path.judge(_path.filters(tables, family, rule.direction), probe)
+            witness = _path.describe_witness(judgement.witness) if judgement.witness is not None else None
+            found[(family, rule.direction, rule.message)] = (judgement.verdict, witness and witness["chain"])
+    return found
+
+
+def test_the_owned_rules_are_read_back_from_firewalds_nft_table():
+    opened = _firewalld.kernel_owned_rules(firewalld_ruleset("opened").chains.values())
+    expected = {_firewalld.rich_rule(family, direction, message, LOCAL[family][0])
+                for family in ("ipv4", "ipv6") for direction in ("in", "out")
+                for message in ("echo-request", "echo-reply")}
+    assert opened == expected
+    assert _firewalld.kernel_owned_rules(firewalld_ruleset("hardened").chains.values()) == set()
+
+
+def test_the_path_model_reads_firewalds_table_as_the_kernel_does():
+    hardened = firewalld_verdicts("hardened")
+    # new requests: the zone's deny drops them in, the lab's policy out; a reply to a
+    # request that went out is conntrack's, as it is on the machine
+    for family in ("ipv4", "ipv6"):
+        assert hardened[(family, "in", "echo-request")][1] == "filter_IN_public_deny"
+        assert hardened[(family, "in", "echo-request")][0] != "accept"
+        assert hardened[(family, "out", "echo-request")] == ("drop", "filter_OUT_policy_lab-echo-out_deny")
+    opened = firewalld_verdicts("opened")
+    assert {verdict for verdict, _witness in opened.values()} == {"accept"}, opened

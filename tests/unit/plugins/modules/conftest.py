@@ -32,4 +32,4 @@ def legacy_names(tmp_path, monkeypatch):
 
 @pytest.fixture
 def no_firewalld(monkeypatch):
-    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: False)
+    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda table_here=None: False)

@@ -344,7 +344,7 @@ def test_info_reports_both_backends(run_module, fixture_text):
 @pytest.mark.parametrize("state", ["present", "absent"])
 def test_a_raw_backend_is_refused_where_firewalld_runs_before_any_command(run_module, fixture_text, monkeypatch,
                                                                           backend, state):
-    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: True)
+    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda table_here=None: True)
     run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "backend": backend, "state": state},
                      respond=FakeHost(fixture_text))
     assert run.failed
@@ -358,7 +358,7 @@ def test_a_raw_backend_is_refused_where_firewalld_runs_before_any_command(run_mo
 def test_backend_auto_where_firewalld_runs_asks_firewalld_first(run_module, fixture_text, monkeypatch, state):
     """A firewalld still starting stops the run before any firewall command; the
     firewalld machine lab shows the backend at work."""
-    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda: True)
+    monkeypatch.setattr(_icmp_allow, "firewalld_running", lambda table_here=None: True)
     monkeypatch.setattr(_firewalld.Daemon, "state", lambda self: "INIT")
     run = run_module(nlm_icmp_allow.main, {"interfaces": ["antrea-gw0"], "state": state},
                      respond=FakeHost(fixture_text))
