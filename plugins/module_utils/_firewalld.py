@@ -431,6 +431,29 @@ def kernel_owned_rules(chains):
     return found
 
 
+_PARTS = {"pre": "its rich rules of negative priority", "log": "its logging rules",
+          "deny": "its ICMP blocks and its rich rules that drop or reject", "allow": "what it accepts",
+          "post": "its rich rules of positive priority"}
+_CHAIN = re.compile(r"^(?:filter|mangle|nat|raw)_(?:IN|OUT|FWD|PRE|POST)_(policy_)?(.+?)(?:_(pre|log|deny|allow|post))?$")
+
+
+def in_firewalds_terms(dropped_by):
+    """What in firewalld's configuration a ``dropped_by`` of its nft table is: a zone or a
+    policy (and which part of it), or firewalld's own rules; None for another table."""
+    if not dropped_by or dropped_by.get("table") != "inet firewalld":
+        return None
+    chain = dropped_by.get("chain") or ""
+    found = _CHAIN.match(chain)
+    if not found:
+        return "firewalld's own rules before any zone or policy (%s: %s)" % (chain, dropped_by.get("rule"))
+    kind = "policy" if found.group(1) else "zone"
+    part = found.group(3)
+    if part:
+        return "%s %s, %s: %s" % (kind, found.group(2), _PARTS[part], dropped_by.get("rule"))
+    return "%s %s, %s" % (kind, found.group(2), "its target" if "policy" in dropped_by.get("rule", "") or
+                          "reject" in dropped_by.get("rule", "") else dropped_by.get("rule"))
+
+
 def owned_policies(daemon):
     """({direction: permanent settings}, {direction: runtime settings}) of the owned
     policies, plain, None where there is none; read side by side."""

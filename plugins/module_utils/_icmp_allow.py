@@ -581,6 +581,7 @@ class IcmpAllowInfo(object):
                 entry = self._entry(firewall, rulesets, tables, family, rule, flavours_seen, running)
                 if owned_in_firewalld is not None:
                     entry.update(firewalld_presence(firewall, rule, owned_in_firewalld))
+                    entry["firewalld_dropped_by"] = _firewalld.in_firewalds_terms(entry["dropped_by"])
                 entries.append(entry)
             report[family] = {"rules": entries}
         report["backend"] = "firewalld" if running else "+".join(name for name in BACKEND_CLASSES

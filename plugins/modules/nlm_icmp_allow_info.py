@@ -70,7 +70,12 @@ icmp_allow:
       description:
         - Where firewalld runs, what it says over D-Bus. Each rule entry then also has C(firewalld_rules), its
           rich rules for the interface's current addresses, each with C(runtime) and C(permanent) telling
-          whether firewalld has it there; C(present) means all of them are in both.
+          whether firewalld has it there (C(present) means all of them are in both), and
+          C(firewalld_dropped_by), what drops the probe in firewalld's terms (a zone or a policy and which
+          part of it, or firewalld's own rules), null when nothing in firewalld's table does.
+        - A caller firewalld does not answer (it authorizes only root where polkit is missing; the nlm agent
+          runs as its own user) gets C(error), and the owned rules read from firewalld's nft table, as the
+          runtime's; C(permanent) is then null.
       type: dict
       returned: when firewalld runs
       contains:

@@ -136,6 +136,8 @@ def test_info_reads_presence_from_firewalld_and_effectiveness_from_the_kernel(la
                 # the transport is closed, and the report names firewalld's rule that closes it
                 assert not entry["present"] and not entry["effective"], entry
                 assert "inet firewalld" in entry["shadowed_by"], entry
+                assert entry["firewalld_dropped_by"].startswith("zone public, its ICMP blocks and its rich rules "
+                                                                "that drop or reject: "), entry
 
 
 def test_concurrent_runs_on_one_node_leave_one_copy(lab, remote, run_ansible, ansible_environment):

@@ -223,3 +223,19 @@ def test_the_path_model_reads_firewalds_table_as_the_kernel_does():
         assert hardened[(family, "out", "echo-request")] == ("drop", "filter_OUT_policy_lab-echo-out_deny")
     opened = firewalld_verdicts("opened")
     assert {verdict for verdict, _witness in opened.values()} == {"accept"}, opened
+
+
+@pytest.mark.parametrize("chain,rule,terms", [
+    ("filter_IN_public_deny", "icmp type echo-request drop",
+     "zone public, its ICMP blocks and its rich rules that drop or reject: icmp type echo-request drop"),
+    ("filter_OUT_policy_lab-echo-out_deny", "icmpv6 type echo-request drop",
+     "policy lab-echo-out, its ICMP blocks and its rich rules that drop or reject: icmpv6 type echo-request drop"),
+    ("filter_IN_policy_allow-host-ipv6_pre", "icmpv6 type echo-request drop",
+     "policy allow-host-ipv6, its rich rules of negative priority: icmpv6 type echo-request drop"),
+    ("filter_IN_public", "reject with icmpx admin-prohibited", "zone public, its target"),
+    ("filter_INPUT", "ct state invalid drop",
+     "firewalld's own rules before any zone or policy (filter_INPUT: ct state invalid drop)"),
+])
+def test_what_drops_a_probe_is_named_in_firewalds_terms(chain, rule, terms):
+    assert _firewalld.in_firewalds_terms({"table": "inet firewalld", "chain": chain, "rule": rule}) == terms
+    assert _firewalld.in_firewalds_terms({"table": "inet filter", "chain": chain, "rule": rule}) is None
