@@ -85,7 +85,7 @@ def test_delay_hooks_queue_both_addresses_of_the_peer_on_the_transport_interface
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"nodes": nlmlab.MAX_NODES + 1}, "nodes must be a whole number from 1 to 240"),
-    ({"firewall": "pf"}, "firewall 'pf' is not one of iptables-nft, iptables-legacy, nftables, reject-tail, ufw, none"),
+    ({"firewall": "pf"}, "firewall 'pf' is not one of iptables-nft, iptables-legacy, nftables, reject-tail, ufw, firewalld, none"),
     ({"mode": "Encap"}, "mode 'Encap' is not one of encap, noEncap, hybrid, networkPolicyOnly"),
     ({"name": "nlm-1"}, "lab name 'nlm-1' must be 1-8 lower-case letters or digits"),
 ])

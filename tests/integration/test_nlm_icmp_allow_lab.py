@@ -512,7 +512,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(lab, run_ansible, inventory
         "interface name 'antrea+' is a pattern (a trailing '+' or a '*' matches many interfaces, a lone '+' every "
         "one): name each interface exactly; "
         "interface name 'eth*' is a pattern",
-        "value of backend must be one of: auto, iptables-legacy, iptables-nft, nftables, got: pf",
+        "value of backend must be one of: auto, firewalld, iptables-legacy, iptables-nft, nftables, got: pf",
         "run the task as root (become: true)",
         "run the task as root (become: true)",
         "ip6tables-%s-save not found: install the iptables package" % (
