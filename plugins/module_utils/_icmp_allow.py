@@ -443,20 +443,13 @@ class IcmpAllow(object):
     def _paths(self, firewall, family, rulesets, expected):
         """The verdict each expected rule's packet meets after the run, and warnings
         where a filter the run could not change still drops it."""
-        tables = firewall.tables(family, rulesets, self.params["comment"])
-        paths = []
-        for rule in expected:
-            judgement = _path.judge(_path.filters(tables, family, rule.direction), firewall.packet(rule))
-            dropped_by = describe_drop(judgement)
-            paths.append({"interface": rule.interface, "direction": rule.direction, "message": rule.message,
-                          "verdict": judgement.verdict, "dropped_by": dropped_by})
-            if judgement.verdict != _path.ACCEPT and dropped_by is not None:
-                self.module.warn("%s %s %s %s is still %s by %s%s" % (
-                    family, rule.direction, rule.interface, rule.message,
-                    "dropped" if judgement.verdict == _path.DROP else "possibly dropped", one_line(dropped_by),
-                    "; backend %s leaves the other flavours alone: use backend auto" % self.params["backend"]
-                    if self.params["backend"] != "auto" and dropped_by["flavour"] != self.params["backend"] else ""))
-        return paths
+        backend = self.params["backend"]
+
+        def advice(dropped_by):
+            if backend != "auto" and dropped_by["flavour"] != backend:
+                return "; backend %s leaves the other flavours alone: use backend auto" % backend
+            return ""
+        return judged_paths(firewall, family, expected, self.params["comment"], rulesets, advice)
 
     def _boot_files(self, used):
         """{boot format: (the flavours used that it restores, [(path, family or None)])}:
@@ -634,10 +627,12 @@ class IcmpAllowInfo(object):
         }
 
 
-def judged_paths(firewall, family, rules, comment):
-    """The verdict each rule's packet meets in the live rulesets of every flavour."""
+def judged_paths(firewall, family, rules, comment, rulesets=None, advice=None):
+    """The verdict each rule's packet meets in ``rulesets`` (by default the live ones of
+    every flavour), with a warning where it is still dropped (``advice(dropped_by)``
+    adds to it)."""
     module = firewall.module
-    tables = firewall.tables(family, firewall.rulesets(family), comment)
+    tables = firewall.tables(family, rulesets if rulesets is not None else firewall.rulesets(family), comment)
     paths = []
     for rule in rules:
         judgement = _path.judge(_path.filters(tables, family, rule.direction), firewall.packet(rule))
@@ -645,9 +640,10 @@ def judged_paths(firewall, family, rules, comment):
         paths.append({"interface": rule.interface, "direction": rule.direction, "message": rule.message,
                       "verdict": judgement.verdict, "dropped_by": dropped_by})
         if judgement.verdict != _path.ACCEPT and dropped_by is not None:
-            module.warn("%s %s %s %s is still %s by %s" % (
+            module.warn("%s %s %s %s is still %s by %s%s" % (
                 family, rule.direction, rule.interface, rule.message,
-                "dropped" if judgement.verdict == _path.DROP else "possibly dropped", one_line(dropped_by)))
+                "dropped" if judgement.verdict == _path.DROP else "possibly dropped", one_line(dropped_by),
+                advice(dropped_by) if advice else ""))
     return paths
 
 
