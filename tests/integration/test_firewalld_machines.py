@@ -136,8 +136,10 @@ def test_info_reads_presence_from_firewalld_and_effectiveness_from_the_kernel(la
                 # the transport is closed, and the report names firewalld's rule that closes it
                 assert not entry["present"] and not entry["effective"], entry
                 assert "inet firewalld" in entry["shadowed_by"], entry
-                assert entry["firewalld_dropped_by"].startswith("zone public, its ICMP blocks and its rich rules "
-                                                                "that drop or reject: "), entry
+                # in, the zone's rich rule; out, the lab's policy
+                where = "zone public" if entry["direction"] == "in" else "policy lab-echo-out"
+                assert entry["firewalld_dropped_by"].startswith(
+                    where + ", its ICMP blocks and its rich rules that drop or reject: "), entry
 
 
 def test_concurrent_runs_on_one_node_leave_one_copy(lab, remote, run_ansible, ansible_environment):
