@@ -194,48 +194,26 @@ for layer in "${layers[@]}"; do
         [ -z "$failed" ] || { echo "failed beside sanity:$failed" >&2; exit 1; }
         continue
     fi
-    # The integration layer's namespace tests keep about one core busy for most of its
-    # quarter of an hour: beside it run ansible-test sanity on the other releases (no
-    # lab), then Molecule (labs of its own, named per scenario), one after the other, each
-    # into its own log shown after the integration layer's summary.
-    if [ "$layer" = integration ]; then
-        rm -f "$root"/.cache/layers/*.status
-        beside_integration=()
-        for other in compat-sanity molecule; do
-            [[ " ${layers[*]} " == *" $other "* ]] && beside_integration+=("$other")
-        done
-        if [ "${#beside_integration[@]}" -gt 0 ]; then
-            mkdir -p "$root/.cache/layers"
-            (
-                # a scenario that boots machines before the background build has made their
-                # image waits for it (nlmmachines builds each image once, under a lock)
-                for other in "${beside_integration[@]}"; do
-                    status=0
-                    ( run_layer "$other" ) > "$root/.cache/layers/$other.log" 2>&1 || status=$?
-                    echo "$status" > "$root/.cache/layers/$other.status"
-                    [ "$status" -eq 0 ] || exit "$status"
-                done
-            ) &
-            beside_pid=$!
-            integration_status=0
-            run_layer integration || integration_status=$?
-            beside_status=0
-            wait "$beside_pid" || beside_status=$?
-            for other in "${beside_integration[@]}"; do
-                other_status="$(cat "$root/.cache/layers/$other.status" 2>/dev/null || echo 'not run')"
-                if [ "$other" = compat-sanity ] && [ "$other_status" = 0 ]; then
-                    grep -E '^(=== |Running sanity test "pylint")' "$root/.cache/layers/$other.log" || true
-                elif [ -e "$root/.cache/layers/$other.log" ]; then
-                    cat "$root/.cache/layers/$other.log"
-                fi
-                printf '\n(%s, beside integration: %s)\n' "$other" \
-                    "$([ "$other_status" = 0 ] && echo passed || echo "FAILED ($other_status)")"
-                done_beside[$other]=1
-            done
-            [ "$integration_status" -eq 0 ] || exit "$integration_status"
-            [ "$beside_status" -eq 0 ] || exit "$beside_status"
-            continue
+    # ansible-test sanity on the other releases needs no lab: it runs beside the
+    # integration layer, whose namespace tests leave a core mostly idle
+    if [ "$layer" = integration ] && [[ " ${layers[*]} " == *" compat-sanity "* ]]; then
+        mkdir -p "$root/.cache/layers"
+        ( run_layer compat-sanity ) > "$root/.cache/layers/compat-sanity.log" 2>&1 &
+        compat_sanity_pid=$!
+        integration_status=0
+        run_layer integration || integration_status=$?
+        compat_sanity_status=0
+        wait "$compat_sanity_pid" || compat_sanity_status=$?
+        if [ "$compat_sanity_status" -eq 0 ]; then
+            grep -E '^(=== |Running sanity test "pylint")' "$root/.cache/layers/compat-sanity.log" || true
+        else
+            cat "$root/.cache/layers/compat-sanity.log"
         fi
+        printf '\n(compat-sanity, beside integration: %s)\n' "$([ "$compat_sanity_status" -eq 0 ] && echo passed || echo FAILED)"
+        done_beside[compat-sanity]=1
+        [ "$integration_status" -eq 0 ] || exit "$integration_status"
+        [ "$compat_sanity_status" -eq 0 ] || exit "$compat_sanity_status"
+        continue
     fi
     run_layer "$layer"
 done
