@@ -253,10 +253,14 @@ class Firewall(object):
             tables.extend(backend.model(rulesets[name], family, comment, texts))
         return tables
 
-    def packet(self, rule):
+    def addresses(self):
+        """{interface: {family: [address]}} of this namespace, read once (local_addresses)."""
         if self._addresses is None:
             self._addresses = local_addresses(self.module, self.commands)
-        local = self._addresses.get(rule.interface, {}).get(rule.family)
+        return self._addresses
+
+    def packet(self, rule):
+        local = self.addresses().get(rule.interface, {}).get(rule.family)
         return _path.Packet.of(rule, local=local or None)
 
 
@@ -786,21 +790,15 @@ def _firewalld_report(module, firewall, comment):
                           "runtime": _firewalld.describe_policy(name, runtime)}
         owned["permanent"].update((permanent or {}).get("rich_rules") or [])
         owned["runtime"].update((runtime or {}).get("rich_rules") or [])
-    report = _firewalld.facts(daemon, [name for name in sorted(firewall_interfaces(firewall)) if name and name != "lo"])
+    report = _firewalld.facts(daemon, [name for name in sorted(firewall.addresses()) if name and name != "lo"])
     report["policies"] = policies
     return report, owned
-
-
-def firewall_interfaces(firewall):
-    if firewall._addresses is None:
-        firewall._addresses = local_addresses(firewall.module, firewall.commands)
-    return firewall._addresses
 
 
 def firewalld_presence(firewall, rule, owned):
     """The owned rich rules that serve ``rule`` with the interface's addresses now, and
     whether each is in firewalld's runtime and permanent configuration."""
-    addresses = firewall_interfaces(firewall).get(rule.interface, {}).get(rule.family, [])
+    addresses = firewall.addresses().get(rule.interface, {}).get(rule.family, [])
     rich = [_firewalld.rich_rule(rule.family, rule.direction, rule.message, address) for address in addresses]
     found = [{"rule": text, "runtime": text in owned["runtime"],
               "permanent": None if owned["permanent"] is None else text in owned["permanent"]}
