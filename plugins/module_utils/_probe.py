@@ -75,8 +75,8 @@ class Prober:
                 else:
                     sent(address, sequence, send_ns, send_mono_ns)
 
-    def run(self):
-        """Probe every address; returns the ledger's results."""
+    def run(self, keep_rtts=True):
+        """Probe every address; returns the ledger's results (compact without keep_rtts)."""
         poller = select.poll()
         by_descriptor = {}
         for family_socket in self._sockets.values():
@@ -98,11 +98,13 @@ class Prober:
             wake = end if end is not None else start + rounds_sent * self._interval
             for descriptor, _events in poller.poll(math.ceil(max(0.0, wake - now) * 1000)):
                 by_descriptor[descriptor].drain(self.ledger)
-        return self.ledger.results()
+        return self.ledger.results(keep_rtts)
 
 
-def measure(name, targets, count, interval, timeout, payload_size, privileged="auto", interface=None, sources=()):
-    """Probe every target and return the nlm_latency fact (see the module's RETURN)."""
+def measure(name, targets, count, interval, timeout, payload_size, privileged="auto", interface=None, sources=(),
+            keep_rtts=True):
+    """Probe every target and return the nlm_latency fact (see the module's RETURN); without
+    keep_rtts each target's result leaves out its RTTs and time stamps."""
     started_ns = time.time_ns()
     start = time.monotonic()
     peers = []
@@ -115,7 +117,7 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
                 family, address = canonical_address(text)
             except ValueError as err:
                 target = {"address": text, "family": None}
-                target.update(summarize(new_record("bad address: %s" % err)))
+                target.update(summarize(new_record("bad address: %s" % err), keep_rtts))
                 peer_targets.append(target)
                 continue
             peer_targets.append({"address": address, "family": _FAMILY_NAMES[family]})
@@ -130,13 +132,13 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
         try:
             probed = [address for address, family in addresses.items() if family in sockets]
             if probed:
-                results = Prober(probed, count, interval, timeout, payload_size, sockets).run()
+                results = Prober(probed, count, interval, timeout, payload_size, sockets).run(keep_rtts)
         finally:
             for family_socket in sockets.values():
                 family_socket.close()
         for address, family in addresses.items():
             if family in unavailable:
-                results[address] = summarize(new_record(unavailable[family]))
+                results[address] = summarize(new_record(unavailable[family]), keep_rtts)
 
     for peer in peers:
         for target in peer["targets"]:

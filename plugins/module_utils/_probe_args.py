@@ -18,6 +18,7 @@ def argument_spec():
         privileged=dict(type="raw", default="auto"),
         interface=dict(type="str"),
         source=dict(type="list", elements="str", default=[]),
+        keep_rtts=dict(type="bool", default=False),
         # Resolved by the action plugin on the controller; listed so that the
         # documentation and the argument spec describe the same options.
         peers=dict(type="raw"),

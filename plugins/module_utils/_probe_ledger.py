@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_stats import (
+    last_rtt_ms,
     loss_ratio,
     rfc3339,
     rtt_figures,
@@ -119,9 +120,10 @@ class Ledger:
         self._note_error(message.destination, description)
         return "error"
 
-    def results(self):
-        """{address: result} in the nlm_latency target shape (without address and family)."""
-        return dict((address, summarize(record)) for address, record in self._targets.items())
+    def results(self, keep_rtts=True):
+        """{address: result} in the nlm_latency target shape (without address and family);
+        without keep_rtts the compact one (see summarize)."""
+        return dict((address, summarize(record, keep_rtts)) for address, record in self._targets.items())
 
 
 def new_record(error=None):
@@ -129,21 +131,21 @@ def new_record(error=None):
             "last_send_ns": None, "last_recv_ns": None, "error": error}
 
 
-def summarize(record):
+def summarize(record, keep_rtts=True):
+    """A target's result. With keep_rtts every RTT and the last send and receive times
+    as well; without, only figures whose number does not grow with the count, so that an
+    inventory-wide result stays small."""
     by_sequence = record["rtts"]
     rtts = [by_sequence[sequence] for sequence in sorted(by_sequence)]
     sent = record["sent"]
     # one dict, the summary's figures written in place: this runs for every target every cycle
     minimum, average, maximum, median, stddev, jitter, p50, p95, p99 = rtt_figures(rtts)
-    return {
+    summary = {
         "sent": sent,
         "received": len(rtts),
         "loss": loss_ratio(sent, len(rtts)),
-        "rtts_ms": rtts_ms(rtts),
         "duplicates": record["duplicates"],
         "late": record["late"],
-        "last_send_time": rfc3339(record["last_send_ns"]),
-        "last_recv_time": rfc3339(record["last_recv_ns"]),
         "error": record["error"],
         "min_rtt_ms": minimum,
         "avg_rtt_ms": average,
@@ -154,4 +156,12 @@ def summarize(record):
         "p50_rtt_ms": p50,
         "p95_rtt_ms": p95,
         "p99_rtt_ms": p99,
+        # Antrea's lastMeasuredRTT: the answered request with the highest sequence
+        # number, as the reports read it from rtts_ms when there is none
+        "last_rtt_ms": last_rtt_ms(rtts),
     }
+    if keep_rtts:
+        summary["rtts_ms"] = rtts_ms(rtts)
+        summary["last_send_time"] = rfc3339(record["last_send_ns"])
+        summary["last_recv_time"] = rfc3339(record["last_recv_ns"])
+    return summary

@@ -78,6 +78,11 @@ def rtts_ms(rtts_ns):
     return [rtt / _NS_PER_MS for rtt in rtts_ns]
 
 
+def last_rtt_ms(rtts_ns):
+    """The last of RTTs (integer nanoseconds, in sequence order) in milliseconds; None without any."""
+    return rtts_ns[-1] / _NS_PER_MS if rtts_ns else None
+
+
 def loss_ratio(sent, received):
     """Share of echo requests without a reply in time, 0.0 to 1.0; 1.0 when nothing could be sent."""
     if sent == 0 or received == 0:

@@ -115,6 +115,18 @@ options:
     type: list
     elements: str
     default: []
+  keep_rtts:
+    description:
+      - Also return every RTT (C(rtts_ms)) and the last send and receive times
+        (C(last_send_time), C(last_recv_time)) of each target.
+      - By default each target carries only its statistics (with C(last_rtt_ms),
+        the RTT of the last answered request), whose size does not grow with
+        O(count). An inventory-wide probe returns N x (N - 1) targets per
+        address family, and Ansible's controller handles every value of every
+        host's result, so the compact result keeps C(ansible all -m nlm_probe)
+        close to C(ansible all -m ping) on large inventories.
+    type: bool
+    default: false
   peers:
     description:
       - Action plugin. The hosts to probe when O(targets) is omitted; a group
@@ -195,6 +207,11 @@ EXAMPLES = r"""
   nodelatency.monitor.nlm_probe:
     max_peers: 10
     skip_unresolved: true
+
+- name: Keep every RTT and the time stamps of each target
+  nodelatency.monitor.nlm_probe:
+    count: 20
+    keep_rtts: true
 
 - name: Show the median RTT to every peer
   ansible.builtin.debug:
@@ -334,11 +351,18 @@ ansible_facts:
                   type: float
                   returned: success
                   sample: null
+                last_rtt_ms:
+                  description:
+                    - RTT in milliseconds of the answered request with the highest sequence number (what Antrea
+                      reports as C(lastMeasuredRTT)); null without replies.
+                  type: float
+                  returned: success
+                  sample: 0.067
                 rtts_ms:
                   description: Every RTT in milliseconds, in sequence order.
                   type: list
                   elements: float
-                  returned: success
+                  returned: when O(keep_rtts) is true
                   sample: [0.051, 0.057, 0.067]
                 duplicates:
                   description: Extra replies to a request already answered (not counted in RV(ansible_facts.nlm_latency.peers[].targets[].received)).
@@ -353,12 +377,12 @@ ansible_facts:
                 last_send_time:
                   description: When the last request was sent (RFC 3339, UTC); null if none was.
                   type: str
-                  returned: success
+                  returned: when O(keep_rtts) is true
                   sample: "2026-11-25T23:10:00.523456Z"
                 last_recv_time:
                   description: Kernel receive time of the last reply within the timeout (RFC 3339, UTC); null if none came.
                   type: str
-                  returned: success
+                  returned: when O(keep_rtts) is true
                   sample: "2026-11-25T23:10:00.523513Z"
                 error:
                   description:
@@ -446,6 +470,7 @@ def main():
             privileged=privileged,
             interface=params["interface"],
             sources=params["source"],
+            keep_rtts=params["keep_rtts"],
         )
     except NlmError as err:
         module.fail_json(msg="nlm_probe: %s" % err.message, **err.fail_kwargs())

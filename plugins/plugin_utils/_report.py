@@ -156,10 +156,12 @@ def _pair(source, target_node, raw, where):
         for key in _OPTIONAL_OTHER_KEYS:
             pair[key] = raw.get(key)
         pair["rtts_ms"] = [float(rtt) for rtt in raw.get("rtts_ms") or []]
+        # nlm_probe's compact result (its default) has no rtts_ms, only last_rtt_ms
+        last = pair["rtts_ms"][-1] if pair["rtts_ms"] else raw.get("last_rtt_ms")
+        pair["last_rtt_ms"] = None if last is None else float(last)
     except (TypeError, ValueError) as exc:
         # The message already quotes the conversion error.
         raise ReportError("%s: not a number where one belongs (%s)" % (where, exc)) from None
-    pair["last_rtt_ms"] = pair["rtts_ms"][-1] if pair["rtts_ms"] else None
     pair["status"] = pair_status(pair["sent"], pair["received"], pair["error"])
     return pair
 

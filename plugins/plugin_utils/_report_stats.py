@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 from collections.abc import Mapping
@@ -20,11 +21,28 @@ def _nanoseconds(milliseconds):
     return None if milliseconds is None else round(milliseconds * _NS_PER_MS)
 
 
-def _target_stats(pair):
+def run_end(started, duration_seconds):
+    """When a probe run ended (RFC 3339, UTC, microseconds), from its start and duration; None when either is unknown."""
+    if not started or duration_seconds is None:
+        return None
+    ended = parse_time(started) + datetime.timedelta(seconds=float(duration_seconds))
+    return ended.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _stamp(stamp, count, ended):
+    """A target's last send or receive time. nlm_probe's compact result (its default)
+    has neither: then the run's end stands for it when a request was sent (or a reply
+    came), never earlier than the real time and at most the run's duration later."""
+    if stamp is None and count:
+        return ended
+    return stamp
+
+
+def _target_stats(pair, ended=None):
     stats = {
         "targetIP": pair["address"],
-        "lastSendTime": pair["last_send_time"],
-        "lastRecvTime": pair["last_recv_time"],
+        "lastSendTime": _stamp(pair["last_send_time"], pair["sent"], ended),
+        "lastRecvTime": _stamp(pair["last_recv_time"], pair["received"], ended),
     }
     # Antrea leaves lastMeasuredRTTNanoseconds out (omitempty) until a reply came.
     if pair["last_rtt_ms"] is not None:
@@ -57,10 +75,11 @@ def node_latency_stats(matrix):
     items = []
     for node in sorted(matrix["probes"], key=natural_key):
         probe = matrix["probes"][node]
+        ended = run_end(probe["started"], probe["duration_seconds"])
         peers = {}
         for pair in matrix["pairs"]:
             if pair["source"] == node:
-                peers.setdefault(pair["target"], []).append(_target_stats(pair))
+                peers.setdefault(pair["target"], []).append(_target_stats(pair, ended))
         items.append({
             "apiVersion": API_VERSION,
             "kind": "NodeLatencyStats",
@@ -99,6 +118,7 @@ def _target_of(stats):
         target = {"address": stats["targetIP"], "family": stats["family"] if "family" in stats else _family_of(stats["targetIP"]),
                   "sent": stats["sent"], "received": stats["received"], "loss": stats.get("lossRatio"),
                   "rtts_ms": [_milliseconds(rtt) for rtt in stats.get("rttsNanoseconds") or []],
+                  "last_rtt_ms": _milliseconds(stats.get("lastMeasuredRTTNanoseconds")),
                   "duplicates": stats.get("duplicates"), "late": stats.get("late"), "error": stats.get("error")}
         for key, field in (("min_rtt_ms", "minRTTNanoseconds"), ("avg_rtt_ms", "avgRTTNanoseconds"),
                            ("max_rtt_ms", "maxRTTNanoseconds"), ("median_rtt_ms", "medianRTTNanoseconds"),
@@ -150,7 +170,7 @@ _FACT_FIGURES = tuple(fact_key for _key, fact_key in _FIGURES)
 _MILLION = float(_NS_PER_MS)
 
 
-def _document_target(raw):
+def _document_target(raw, ended):
     """_target_stats of the pair _pair makes of ``raw``, a target of the agent's own fact,
     in one step: the agent makes this for every target every cycle."""
     get = raw.get
@@ -167,12 +187,19 @@ def _document_target(raw):
     received = int(raw["received"])
     error = get("error")
     family = raw["family"]
+    if rtts:
+        last = rtts[-1]
+    else:
+        # nlm_probe's compact result (its default) has no RTTs, only the last
+        last = get("last_rtt_ms")
+        if last is not None:
+            last = round(float(last) * _MILLION)
     stats = {
         "targetIP": str(raw["address"]),
-        "lastSendTime": get("last_send_time"),
-        "lastRecvTime": get("last_recv_time"),
+        "lastSendTime": _stamp(get("last_send_time"), sent, ended),
+        "lastRecvTime": _stamp(get("last_recv_time"), received, ended),
         # Antrea leaves lastMeasuredRTTNanoseconds out (omitempty) until a reply came
-        "lastMeasuredRTTNanoseconds": rtts[-1] if rtts else None,
+        "lastMeasuredRTTNanoseconds": last,
         "family": family if family is None else str(family),
         "status": pair_status(sent, received, error),
         "sent": sent,
@@ -192,7 +219,7 @@ def _document_target(raw):
         "late": get("late"),
         "error": error,
     }
-    if not rtts:
+    if last is None:
         del stats["lastMeasuredRTTNanoseconds"]
     return stats
 
@@ -217,10 +244,11 @@ def node_latency_document(fact):
         for raw in peer["targets"]:
             rows.append((key, raw["family"] or "", str(raw["address"]), name, raw))
     rows.sort(key=lambda row: row[:3])
+    started = fact.get("started")
+    ended = run_end(started, fact.get("duration_seconds"))
     peers = {}
     for _key, _family, _address, name, raw in rows:
-        peers.setdefault(name, []).append(_document_target(raw))
-    started = fact.get("started")
+        peers.setdefault(name, []).append(_document_target(raw, ended))
     return {
         "apiVersion": API_VERSION,
         "kind": "NodeLatencyStats",

@@ -152,3 +152,16 @@ def test_bad_input_is_named(data, message):
 def test_hosts_must_be_a_list(dual_stack_facts):
     with pytest.raises(AnsibleFilterError, match="hosts must be a list of host names, got str"):
         nlm_latency_matrix(dual_stack_facts, hosts="n1")
+
+
+def test_a_compact_result_gives_the_same_cells_without_rtts_and_times(dual_stack_facts, real_fact):
+    from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import PER_REQUEST_KEYS, compact
+    for facts in (dual_stack_facts, [real_fact]):
+        full, small = nlm_latency_matrix(facts), nlm_latency_matrix([compact(fact) for fact in facts])
+        assert len(small["pairs"]) == len(full["pairs"])
+        for ours, theirs in zip(small["pairs"], full["pairs"]):
+            assert (ours["rtts_ms"], ours["last_send_time"], ours["last_recv_time"]) == ([], None, None)
+            assert dict((key, value) for key, value in ours.items() if key not in PER_REQUEST_KEYS) == dict(
+                (key, value) for key, value in theirs.items() if key not in PER_REQUEST_KEYS)
+    cell = nlm_latency_matrix([compact(fact) for fact in dual_stack_facts])["matrix"]["ipv4"]["n1"]["n3"]
+    assert (cell["last_rtt_ms"], cell["status"]) == (0.428, "lossy")

@@ -140,3 +140,62 @@ def test_the_agents_document_is_the_reports_item_without_the_matrix(dual_stack_f
         # to the byte: an int where the report has a float would still compare equal
         assert json.dumps(node_latency_document(fact)) == json.dumps(nlm_node_latency_stats(fact)["items"][0])
         assert json.loads(node_latency_document_json(fact)) == node_latency_document(fact)
+
+
+def test_a_compact_result_stamps_the_targets_with_the_runs_end(dual_stack_facts):
+    from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import compact
+    full = nlm_node_latency_stats(dual_stack_facts)
+    small = json.loads(json.dumps(nlm_node_latency_stats([compact(fact) for fact in dual_stack_facts])))
+    # started 22:50:00, 4.5 s long
+    ended = "2026-11-25T22:50:04.500000Z"
+    for full_item, item in zip(full["items"], small["items"]):
+        for full_peer, peer in zip(full_item["peerNodeLatencyStats"], item["peerNodeLatencyStats"]):
+            for full_target, target in zip(full_peer["targetIPLatencyStats"], peer["targetIPLatencyStats"]):
+                assert target["lastSendTime"] == (ended if target["sent"] else None)
+                assert target["lastRecvTime"] == (ended if target["received"] else None)
+                assert target.get("lastMeasuredRTTNanoseconds") == full_target.get("lastMeasuredRTTNanoseconds")
+                assert target["rttsNanoseconds"] == []
+                assert dict(target, lastSendTime=None, lastRecvTime=None, rttsNanoseconds=None) == dict(
+                    full_target, lastSendTime=None, lastRecvTime=None, rttsNanoseconds=None)
+    (to_n3,) = [peer for peer in small["items"][0]["peerNodeLatencyStats"] if peer["nodeName"] == "n3"]
+    assert to_n3["targetIPLatencyStats"][0]["lastMeasuredRTTNanoseconds"] == 428000
+
+
+def test_a_run_end_in_another_offset_or_unknown():
+    from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import run_end
+    assert run_end("2026-11-25T23:59:59.900000+01:00", 0.2) == "2026-11-25T23:00:00.100000Z"
+    assert run_end("2026-11-25T22:50:00Z", 0) == "2026-11-25T22:50:00.000000Z"
+    assert run_end(None, 1.0) is None
+    assert run_end("2026-11-25T22:50:00Z", None) is None
+
+
+def test_compact_documents_read_back_as_they_were_written(dual_stack_facts, real_fact):
+    from ansible_collections.nodelatency.monitor.plugins.filter.nlm_latency_matrix import nlm_latency_matrix
+    from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import compact
+    for facts, hosts in ((dual_stack_facts, ["n1", "n2", "n3", "n4"]), ([real_fact], None)):
+        facts = [compact(fact) for fact in facts]
+        stats = json.loads(json.dumps(nlm_node_latency_stats(facts, hosts=hosts)))
+        direct, read_back = nlm_latency_matrix(facts, hosts=hosts), nlm_latency_matrix(stats, hosts=hosts)
+        for ours, theirs in zip(comparable(read_back), comparable(direct)):
+            # the document stands the run's end in for the time stamps the probe left out
+            ended = run_end_of(direct, ours["source"])
+            assert ours["last_send_time"] == (ended if ours["sent"] else None)
+            assert ours["last_recv_time"] == (ended if ours["received"] else None)
+            assert dict(ours, last_send_time=None, last_recv_time=None) == dict(
+                theirs, last_send_time=None, last_recv_time=None)
+        # and a second time through changes nothing more
+        again = json.loads(json.dumps(nlm_node_latency_stats(read_back, hosts=hosts)))
+        assert again == stats
+
+
+def run_end_of(matrix, source):
+    from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import run_end
+    probe = matrix["probes"][source]
+    return run_end(probe["started"], probe["duration_seconds"])
+
+
+def test_the_agents_document_of_a_compact_result_is_the_reports_item(dual_stack_facts, real_fact):
+    from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document
+    from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import compact
+    for fact in [compact(real_fact)] + [compact(fact) for fact in dual_stack_facts[:3]]:
+        assert json.dumps(node_latency_document(fact)) == json.dumps(nlm_node_latency_stats(fact)["items"][0])

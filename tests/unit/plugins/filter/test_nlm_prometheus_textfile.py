@@ -103,3 +103,14 @@ def test_label_values_from_the_inventory_are_escaped(dual_stack_facts):
 def test_node_must_be_a_name(dual_stack_facts):
     with pytest.raises(AnsibleFilterError, match="node must be a host name, got list"):
         nlm_prometheus_textfile(dual_stack_facts, node=["n1"])
+
+
+def test_a_compact_result_has_the_last_rtt_and_no_time_stamps(dual_stack_facts):
+    from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import compact
+    metrics = parse(nlm_prometheus_textfile([compact(fact) for fact in dual_stack_facts], node="n1"))
+    to_n3 = dict(source_node="n1", target_node="n3", target_ip="198.18.0.3", family="ipv4")
+    assert metrics["nlm_rtt_seconds"][1][labels(stat="last", **to_n3)] == 0.000428
+    # not measured, so no sample: the run's start and duration say when it was
+    assert not metrics["nlm_probe_last_send_timestamp_seconds"][1]
+    assert not metrics["nlm_probe_last_recv_timestamp_seconds"][1]
+    assert metrics["nlm_probe_run_timestamp_seconds"][1] == {labels(source_node="n1"): 1795647000.0}

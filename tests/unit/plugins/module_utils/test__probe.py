@@ -442,3 +442,40 @@ def test_error_queue_messages_name_the_error_and_its_sender(family, ancillary, e
 def test_kernel_receive_time_from_the_timestamp_message():
     stamp = struct.pack("@ll", 1_764_111_600, 123_456_789)
     assert _probe_socket._kernel_time_ns([(socket.SOL_SOCKET, _probe_socket.SO_TIMESTAMPNS, stamp)]) == 1_764_111_600_123_456_789
+
+
+COMPACT_KEYS = {
+    "sent", "received", "loss", "duplicates", "late", "error", "min_rtt_ms", "avg_rtt_ms", "max_rtt_ms",
+    "median_rtt_ms", "stddev_rtt_ms", "jitter_ms", "p50_rtt_ms", "p95_rtt_ms", "p99_rtt_ms", "last_rtt_ms",
+}
+PER_REQUEST_KEYS = {"rtts_ms", "last_send_time", "last_recv_time"}
+
+
+def test_compact_results_keep_the_statistics_and_the_last_rtt_without_rtts_and_times(ledger):
+    # answered out of order: the last RTT is the highest sequence's, as rtts_ms[-1] is
+    assert ledger.reply(4, PEER, reply(sequence=1), T0 + 200_000_000 + 75_000) == "matched"
+    assert ledger.reply(4, PEER, reply(sequence=0), T0 + 200_000_000 + 90_000) == "matched"
+    full, compact = ledger.results()[PEER], ledger.results(keep_rtts=False)[PEER]
+    assert set(full) == COMPACT_KEYS | PER_REQUEST_KEYS
+    assert set(compact) == COMPACT_KEYS
+    assert full["rtts_ms"] == [200.09, 0.075]
+    assert full["last_rtt_ms"] == compact["last_rtt_ms"] == 0.075
+    assert dict((key, full[key]) for key in COMPACT_KEYS) == compact
+    silent = ledger.results(keep_rtts=False)[OTHER]
+    assert (silent["sent"], silent["received"], silent["last_rtt_ms"], silent["min_rtt_ms"]) == (2, 0, None, None)
+
+
+def test_measure_without_keep_rtts_is_compact_for_every_kind_of_target(monkeypatch):
+    def open_sockets(families, privileged, sources, interface, unavailable):
+        unavailable[6] = "cannot open an IPv6 ICMP socket"
+        return {4: EchoingSocket(4, 0x1111)}
+
+    monkeypatch.setattr(_probe, "open_sockets", open_sockets)
+    latency = _probe.measure("n1", [{"name": "n2", "address": ["198.18.0.12", "2001:db8::c", "not-an-address"]}],
+                             count=2, interval=0.001, timeout=0.5, payload_size=56, keep_rtts=False)
+    answered, unavailable, bad = latency["peers"][0]["targets"]
+    for target in (answered, unavailable, bad):
+        assert set(target) == COMPACT_KEYS | {"address", "family"}
+    assert (answered["received"], answered["last_rtt_ms"]) == (2, 0.08)
+    assert (unavailable["sent"], unavailable["error"]) == (0, "cannot open an IPv6 ICMP socket")
+    assert bad["error"].startswith("bad address: ")

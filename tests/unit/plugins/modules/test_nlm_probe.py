@@ -32,19 +32,21 @@ def measured(monkeypatch):
 
 def test_facts_from_the_engine_and_never_changed(capsys, measured):
     result = run_module(capsys, {"name": "n1", "targets": ["198.18.0.12"], "count": 5, "interval": 0.5,
-                                 "privileged": "false", "interface": "antrea-gw0", "source": ["198.19.1.1"]})
+                                 "privileged": "false", "interface": "antrea-gw0", "source": ["198.19.1.1"],
+                                 "keep_rtts": "yes"})
     assert result["changed"] is False
     assert result["ansible_facts"] == {"nlm_latency": {"source": "n1", "peers": []}}
     assert measured == [{"name": "n1", "targets": ["198.18.0.12"], "count": 5, "interval": 0.5, "timeout": 1.0,
                          "payload_size": 56, "privileged": False, "interface": "antrea-gw0",
-                         "sources": ["198.19.1.1"]}]
+                         "sources": ["198.19.1.1"], "keep_rtts": True}]
 
 
 def test_defaults(capsys, measured):
     run_module(capsys, {})
     (call,) = measured
     assert (call["targets"], call["count"], call["interval"], call["timeout"], call["payload_size"],
-            call["privileged"], call["interface"], call["sources"]) == ([], 3, 0.2, 1.0, 56, "auto", None, [])
+            call["privileged"], call["interface"], call["sources"], call["keep_rtts"]) == (
+        [], 3, 0.2, 1.0, 56, "auto", None, [], False)
     assert call["name"]
 
 
