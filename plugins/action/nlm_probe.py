@@ -8,12 +8,10 @@ The documentation is in plugins/modules/nlm_probe.py.
 
 from __future__ import annotations
 
-import hashlib
-import time
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.nodelatency.monitor.plugins.module_utils._agent import sample_peers
 from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_args import MUTUALLY_EXCLUSIVE, argument_spec
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._peer_addresses import (
     IP_VERSIONS,
@@ -25,7 +23,6 @@ from ansible_collections.nodelatency.monitor.plugins.plugin_utils._peer_addresse
 
 # Options the controller consumes; the module never sees them.
 ACTION_OPTIONS = ("peers", "target", "ip_versions", "max_peers", "rotation", "skip_unresolved")
-SECONDS_PER_ROTATION = 60
 
 
 def select_peers(me, play_hosts, peers, groups):
@@ -53,16 +50,14 @@ def select_peers(me, play_hosts, peers, groups):
     return ordered
 
 
-def rotating_subset(me, peers, max_peers, rotation):
-    """max_peers consecutive peers starting at a host-specific offset that moves by max_peers per rotation.
-
-    ceil(len(peers) / max_peers) successive rotations cover every peer; the
-    host-specific start spreads the probes of one rotation over all peers.
-    """
+def sampled_peers(me, peers, max_peers, rotation=None):
+    """The peers me probes, in the order of ``peers``: all of them without a limit, else
+    the nlm agent's ring sample (_agent.sample_peers), moved along the ring by
+    ``rotation`` x ``max_peers``; no rotation is the stable sample."""
     if max_peers <= 0 or max_peers >= len(peers):
         return list(peers)
-    start = int(hashlib.sha256(me.encode("utf-8")).hexdigest()[:8], 16) + rotation * max_peers
-    return [peers[(start + step) % len(peers)] for step in range(max_peers)]
+    chosen = set(sample_peers(me, list(peers) + [me], max_peers, rotation or 0))
+    return [peer for peer in peers if peer in chosen]
 
 
 class ActionModule(ActionBase):
@@ -93,14 +88,11 @@ class ActionModule(ActionBase):
     def _resolve_targets(self, me, args, task_vars):
         hostvars = task_vars["hostvars"]
         peers = select_peers(me, task_vars.get("ansible_play_hosts_all", []), args["peers"], task_vars["groups"])
-        rotation = args["rotation"]
-        if rotation is None:
-            rotation = int(time.time() // SECONDS_PER_ROTATION)
         targets = []
         unresolved = []
         by_name = []
         versions = tuple(IP_VERSIONS[name] for name in args["ip_versions"])
-        for peer in rotating_subset(me, peers, args["max_peers"], rotation):
+        for peer in sampled_peers(me, peers, args["max_peers"], args["rotation"]):
             peer_vars = self._peer_vars(hostvars, peer)
             addresses = peer_addresses(peer, peer_vars, args["target"], versions)
             if not addresses:

@@ -57,15 +57,22 @@ def ring_position(name):
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
 
 
-def sample_peers(source, names, max_peers):
+def sample_peers(source, names, max_peers, rotation=0):
     """The peers ``source`` probes: all others when ``max_peers`` is 0 or covers them,
-    else the ``max_peers`` nodes that follow it on the ring (in ring order)."""
+    else the ``max_peers`` nodes that follow it on the ring (in ring order).
+
+    ``rotation`` moves that window by ``max_peers`` along the same ring, skipping
+    ``source``: ceil((N - 1) / max_peers) successive rotations cover every peer, and in
+    each one every node is still probed by ``max_peers`` others (nlm_probe's action
+    plugin; the agent keeps rotation 0)."""
     others = sorted(set(names) - {source})
     if max_peers <= 0 or max_peers >= len(others):
         return others
     ring = sorted(set(others) | {source}, key=lambda name: (ring_position(name), name))
     start = ring.index(source)
-    return [ring[(start + step) % len(ring)] for step in range(1, max_peers + 1)]
+    following = ring[start + 1:] + ring[:start]
+    shift = rotation * max_peers
+    return [following[(shift + step) % len(following)] for step in range(max_peers)]
 
 
 def cycle_offset(source, interval):

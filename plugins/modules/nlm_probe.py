@@ -155,17 +155,23 @@ options:
     default: [ipv4, ipv6]
   max_peers:
     description:
-      - Action plugin. Probe at most this many peers per run, chosen so that
-        successive values of O(rotation) cover every peer. V(0) probes all.
+      - Action plugin. Probe at most this many peers per run. V(0) probes all.
+      - The sample is stable, the same for the same peers in every run and in
+        any inventory order: each host and its peers sit on a ring at the hash
+        of their names, and each host probes the O(max_peers) that follow it,
+        as the nlm agent (C(nlm_monitor_max_peers)) does. When the probing
+        hosts are among the peers (by default, the play's hosts), every host
+        is probed by O(max_peers) others, and a host that joins or leaves
+        changes the sample of the O(max_peers) hosts before it only.
       - Keeps large inventories at N x K probes per run instead of N x N.
     type: int
     default: 0
   rotation:
     description:
-      - Action plugin. Which slice of the peers O(max_peers) selects; the same
-        value selects the same peers.
-      - Defaults to the number of minutes since the Unix epoch, so that runs
-        a minute or more apart move on to the next slice.
+      - Action plugin. Moves the O(max_peers) sample along the same ring by
+        O(max_peers) peers per step, so that with N peers ceil(N / O(max_peers))
+        successive values cover every peer, for example a counter of runs.
+      - When omitted, the stable sample (the same as V(0)).
     type: int
   skip_unresolved:
     description:
@@ -203,10 +209,15 @@ EXAMPLES = r"""
         address: [198.18.1.1, "2001:db8:1::1"]
       - 198.18.2.1
 
-- name: On a large inventory, probe 10 peers per run in rotation
+- name: On a large inventory, probe a stable sample of 10 peers per node
   nodelatency.monitor.nlm_probe:
     max_peers: 10
     skip_unresolved: true
+
+- name: Probe the next 10 peers on the ring each hour, every peer within a day on 241 nodes
+  nodelatency.monitor.nlm_probe:
+    max_peers: 10
+    rotation: "{{ now().hour }}"
 
 - name: Keep every RTT and the time stamps of each target
   nodelatency.monitor.nlm_probe:

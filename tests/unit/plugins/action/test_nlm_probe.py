@@ -4,6 +4,7 @@ and through Ansible's own inventory, variable manager and templating."""
 from __future__ import annotations
 
 import math
+import random
 import socket
 from unittest.mock import MagicMock
 
@@ -17,6 +18,7 @@ from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
 from ansible_collections.nodelatency.monitor.plugins.action import nlm_probe as action
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils import _peer_addresses as peer_address_resolution
 
 LAB_HOST = {
@@ -130,30 +132,71 @@ def test_select_peers_rejects_unknown(peers, message):
         action.select_peers("n1", ["n1"], peers, GROUPS)
 
 
-def test_rotating_subset_is_deterministic_and_covers_every_peer():
-    peers = ["n%d" % index for index in range(2, 23)]
-    for max_peers in (1, 4, 7):
+HOSTS = ["n%d" % index for index in range(1, 24)]
+
+
+def others(host, hosts=HOSTS):
+    return [name for name in hosts if name != host]
+
+
+@pytest.mark.parametrize("max_peers", [1, 4, 7])
+def test_sampled_peers_are_the_agents_ring_sample(max_peers):
+    for host in HOSTS:
+        assert set(action.sampled_peers(host, others(host), max_peers)) == set(
+            _agent.sample_peers(host, HOSTS, max_peers))
+
+
+@pytest.mark.parametrize("max_peers", [1, 4, 7])
+def test_sampled_peers_are_the_same_in_every_run_and_inventory_order(max_peers):
+    shuffled = list(HOSTS)
+    random.Random(18).shuffle(shuffled)
+    for host in HOSTS:
+        sample = action.sampled_peers(host, others(host), max_peers)
+        assert len(sample) == len(set(sample)) == max_peers
+        assert sample == action.sampled_peers(host, others(host), max_peers)
+        assert sample == action.sampled_peers(host, others(host), max_peers, 0)
+        reordered = action.sampled_peers(host, others(host, shuffled), max_peers)
+        # the same peers, listed in the inventory's order
+        assert set(reordered) == set(sample)
+        assert reordered == [name for name in shuffled if name in sample]
+
+
+@pytest.mark.parametrize("rotation", [None, 0, 1, 5, -3])
+@pytest.mark.parametrize("max_peers", [1, 4, 7])
+def test_every_host_is_probed_by_max_peers_others(max_peers, rotation):
+    probed_by = dict((host, []) for host in HOSTS)
+    for host in HOSTS:
+        for peer in action.sampled_peers(host, others(host), max_peers, rotation):
+            probed_by[peer].append(host)
+    assert all(len(probers) == max_peers for probers in probed_by.values()), probed_by
+
+
+@pytest.mark.parametrize("max_peers", [1, 4, 7, 21])
+def test_successive_rotations_cover_every_peer(max_peers):
+    for host in HOSTS:
+        peers = others(host)
         rotations = math.ceil(len(peers) / max_peers)
         covered = set()
         for rotation in range(100, 100 + rotations):
-            subset = action.rotating_subset("n1", peers, max_peers, rotation)
-            assert subset == action.rotating_subset("n1", peers, max_peers, rotation)
+            subset = action.sampled_peers(host, peers, max_peers, rotation)
             assert len(subset) == len(set(subset)) == max_peers
             covered.update(subset)
         assert covered == set(peers)
-    assert action.rotating_subset("n1", peers, 4, 5) != action.rotating_subset("n1", peers, 4, 6)
+    peers = others("n1")
+    assert action.sampled_peers("n1", peers, 4, 5) != action.sampled_peers("n1", peers, 4, 6)
 
 
-def test_rotating_subset_starts_somewhere_else_on_each_host():
-    peers = ["n%d" % index for index in range(1, 101)]
-    firsts = {action.rotating_subset(host, peers, 3, 0)[0] for host in peers}
-    assert len(firsts) > 10
+def test_one_rotation_moves_the_window_by_max_peers_along_the_ring():
+    peers = others("n1")
+    stable = _agent.sample_peers("n1", HOSTS, 12)
+    assert set(action.sampled_peers("n1", peers, 4, 1)) == set(stable[4:8])
+    assert set(action.sampled_peers("n1", peers, 4, 2)) == set(stable[8:12])
 
 
-@pytest.mark.parametrize("max_peers", [0, 21, 50])
-def test_rotating_subset_without_limit_is_everyone(max_peers):
-    peers = ["n%d" % index for index in range(2, 23)]
-    assert action.rotating_subset("n1", peers, max_peers, 3) == peers
+@pytest.mark.parametrize("max_peers", [0, 22, 50])
+def test_sampled_peers_without_limit_is_everyone_in_order(max_peers):
+    peers = others("n1")
+    assert action.sampled_peers("n1", peers, max_peers, 3) == peers
 
 
 LOADER = DataLoader()
@@ -248,12 +291,16 @@ def test_run_with_explicit_targets_does_not_look_at_the_inventory(task_vars):
     assert (module_args["targets"], module_args["name"]) == (["198.18.0.99"], "prober")
 
 
-def test_run_max_peers_probes_a_subset(task_vars):
-    plugin = make_action({"max_peers": 2, "rotation": 7})
+@pytest.mark.parametrize("rotation", [None, 7])
+def test_run_max_peers_probes_a_sample(task_vars, rotation):
+    args = {"max_peers": 2} if rotation is None else {"max_peers": 2, "rotation": rotation}
     hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 11))
-    plugin.run(task_vars=task_vars(hosts))
-    names = [target["name"] for target in plugin._execute_module.call_args.kwargs["module_args"]["targets"]]
-    assert names == action.rotating_subset("n1", ["n%d" % index for index in range(2, 11)], 2, 7)
+    runs = []
+    for _run in range(2):
+        plugin = make_action(dict(args))
+        plugin.run(task_vars=task_vars(hosts))
+        runs.append([target["name"] for target in plugin._execute_module.call_args.kwargs["module_args"]["targets"]])
+    assert runs[0] == runs[1] == action.sampled_peers("n1", ["n%d" % index for index in range(2, 11)], 2, rotation)
 
 
 def test_run_rejects_bad_option_values_on_the_controller(task_vars):

@@ -41,6 +41,23 @@ def test_the_sample_is_stable_and_a_node_leaving_moves_only_its_predecessors():
     assert len(moved) == 4
 
 
+@pytest.mark.parametrize("max_peers", [1, 7, 100])
+def test_rotations_move_the_window_along_the_ring_and_cover_every_peer(max_peers):
+    for source in NAMES[:20]:
+        assert _agent.sample_peers(source, NAMES, max_peers, 0) == _agent.sample_peers(source, NAMES, max_peers)
+        windows = [_agent.sample_peers(source, NAMES, max_peers, rotation)
+                   for rotation in range(-(-(len(NAMES) - 1) // max_peers))]
+        assert set(peer for window in windows for peer in window) == set(NAMES) - {source}
+        following = _agent.sample_peers(source, NAMES, len(NAMES) - 2)
+        assert windows[1] == following[max_peers:2 * max_peers]
+    for rotation in (1, 5, -2):
+        probed_by = dict((name, 0) for name in NAMES)
+        for source in NAMES:
+            for peer in _agent.sample_peers(source, NAMES, max_peers, rotation):
+                probed_by[peer] += 1
+        assert set(probed_by.values()) == {max_peers}
+
+
 def test_cycles_start_on_the_node_offset_within_the_jitter():
     interval = 60.0
     offsets = set(round(_agent.cycle_offset(name, interval), 3) for name in NAMES)
