@@ -62,7 +62,7 @@ def measure(repeats=5, count=100, interval=0.05, state_dir=None):
         lab.up()
         for source_name, peer_name, milliseconds in LINKS:
             source, address = lab.node(source_name).netns, lab.node(peer_name).gateway_ipv4
-            args_path = module_args_file({"targets": [address], "count": count, "interval": interval})
+            args_path = module_args_file({"targets": [address], "count": count, "interval": interval, "keep_rtts": True})
             row = {"link": "%s-%s" % (source_name, peer_name), "delay_ms": milliseconds, "goal": GOALS[milliseconds]}
             try:
                 for tool in TOOLS[1:]:

@@ -69,9 +69,12 @@ def monkeypatch_module():
         yield patch
 
 
-@pytest.mark.parametrize("module", ["nodelatency.monitor.nlm_probe", "nlm_probe"])
-def test_every_node_reaches_both_peers_on_both_families(open_lab, run_ansible, module):
-    results, process = adhoc(run_ansible, open_lab, module)
+PER_REQUEST_KEYS = {"rtts_ms", "last_send_time", "last_recv_time"}
+
+
+@pytest.mark.parametrize("module, args", [("nodelatency.monitor.nlm_probe", None), ("nlm_probe", {"keep_rtts": True})])
+def test_every_node_reaches_both_peers_on_both_families(open_lab, run_ansible, module, args):
+    results, process = adhoc(run_ansible, open_lab, module, args)
     assert process.returncode == 0, process.stdout + process.stderr
     assert sorted(results) == ["n1", "n2", "n3"]
     for name, result in results.items():
@@ -86,8 +89,25 @@ def test_every_node_reaches_both_peers_on_both_families(open_lab, run_ansible, m
                 (peer.gateway_ipv4, "ipv4"), (peer.gateway_ipv6, "ipv6")]
             for target in targets:
                 assert (target["sent"], target["received"], target["loss"], target["error"]) == (3, 3, 0.0, None)
+                assert 0 < target["min_rtt_ms"] <= target["last_rtt_ms"] <= target["max_rtt_ms"]
+                if args is None:
+                    # the default, compact result: no figure per request
+                    assert not PER_REQUEST_KEYS & set(target)
+                    continue
                 assert len(target["rtts_ms"]) == 3 and all(rtt > 0 for rtt in target["rtts_ms"])
+                assert target["last_rtt_ms"] == target["rtts_ms"][-1]
                 assert target["last_recv_time"] >= target["last_send_time"]
+
+
+def test_max_peers_probes_the_same_sample_every_run_and_every_node_is_probed(open_lab, run_ansible):
+    samples = []
+    for _run in range(2):
+        results, process = adhoc(run_ansible, open_lab, args={"max_peers": 1, "count": 1})
+        assert process.returncode == 0, process.stdout + process.stderr
+        samples.append(dict((name, sorted(targets_by_peer(latency(result)))) for name, result in results.items()))
+    assert samples[0] == samples[1]
+    assert all(len(peers) == 1 for peers in samples[0].values())
+    assert sorted(peer for peers in samples[0].values() for peer in peers) == ["n1", "n2", "n3"]
 
 
 @pytest.mark.parametrize("mode, kind", [("noEncap", "gateway"), ("hybrid", "gateway"), ("networkPolicyOnly", "transport")])
@@ -261,7 +281,8 @@ def test_median_rtt_agrees_with_iputils_ping(open_lab, link, tmp_path):
     ping = subprocess.Popen(["ip", "netns", "exec", source.netns, "ping", "-n", "-c", str(count), "-i", str(interval),
                              peer.gateway_ipv4], stdout=subprocess.PIPE, text=True)
     try:
-        facts = run_module_in(source, {"targets": [peer.gateway_ipv4], "count": count, "interval": interval}, tmp_path)
+        facts = run_module_in(source, {"targets": [peer.gateway_ipv4], "count": count, "interval": interval,
+                                       "keep_rtts": True}, tmp_path)
         ping_output = ping.communicate(timeout=60)[0]
     finally:
         if ping.poll() is None:
@@ -350,7 +371,7 @@ def test_silent_drop_by_the_peer_is_loss_after_the_timeout(dropping_lab, run_ans
         for target in [t for targets in targets_by_peer(facts).values() for t in targets]:
             assert (target["sent"], target["received"], target["loss"], target["late"]) == (2, 0, 1.0, 0)
             assert target["error"] is None
-            assert target["last_recv_time"] is None
+            assert target["last_rtt_ms"] is None
         assert facts["duration_seconds"] <= (args["count"] - 1) * args["interval"] + args["timeout"] + 1
     finally:
         for command, rule in ECHO_REQUEST_OUT.items():
