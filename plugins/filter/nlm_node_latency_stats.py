@@ -16,6 +16,11 @@ description:
     C(peerNodeLatencyStats[].nodeName), and C(peerNodeLatencyStats[].targetIPLatencyStats[]) with
     C(targetIP), C(lastSendTime), C(lastRecvTime) and C(lastMeasuredRTTNanoseconds) (the RTT of the last
     reply; left out, as Antrea does, when no reply came).
+  - nlm_probe's default, compact result has no time stamps per target (they come with
+    O(nodelatency.monitor.nlm_probe#module:keep_rtts=true)). Then C(lastSendTime), when a request was sent, and
+    C(lastRecvTime), when a reply came, are the end of the node's probe run (C(probe.started) +
+    C(probe.durationSeconds)), never earlier than the real times and at most the run's length later, and
+    C(rttsNanoseconds) is empty.
   - Each target also carries what Antrea does not measure, always present and null when unknown -
     C(family), C(status), C(sent), C(received), C(lossRatio), C(minRTTNanoseconds), C(avgRTTNanoseconds),
     C(maxRTTNanoseconds), C(medianRTTNanoseconds), C(stddevRTTNanoseconds), C(jitterNanoseconds),
