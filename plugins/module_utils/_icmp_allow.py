@@ -67,6 +67,12 @@ COMMON_ARGUMENT_SPEC = dict(
     comment=dict(type="str", default=DEFAULT_COMMENT),
 )
 
+# remotes: the peers' addresses, each judged on the route to it
+INFO_ARGUMENT_SPEC = dict(
+    COMMON_ARGUMENT_SPEC,
+    remotes=dict(type="list", elements="str", default=[]),
+)
+
 ALLOW_ARGUMENT_SPEC = dict(
     COMMON_ARGUMENT_SPEC,
     state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -114,7 +120,18 @@ def validate(params):
         problems.append("wait must be 0 or more seconds")
     if "persist" in params and persist_mode(params["persist"]) is None:
         problems.append("persist must be auto, true or false, not %r" % (params["persist"],))
+    not_addresses = [text for text in params.get("remotes") or () if _ip_or_none(text) is None]
+    if not_addresses:
+        problems.append("remotes must be the peers' IP addresses, as the probe targets them; not an address: %s"
+                        % ", ".join(repr(text) for text in not_addresses))
     return problems
+
+
+def _ip_or_none(text):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 # root's own directory: in a directory everyone may write to (/run/lock, /tmp) any local
@@ -211,6 +228,29 @@ def local_addresses(module, commands):
             family = {"inet": "ipv4", "inet6": "ipv6"}.get(address.get("family"))
             if family and address.get("scope") == "global" and address.get("local"):
                 per_family[family].append(ipaddress.ip_address(address["local"]))
+    return found
+
+
+def routes_to(module, addresses):
+    """{address: (interface, source address or None)} of the kernel's route to each of
+    ``addresses`` (ip_address objects), looked up in one ``ip -batch``; an address
+    without a route is left out."""
+    path = module.get_bin_path("ip")
+    if path is None or not addresses:
+        return {}
+    script = "".join("route get %s\n" % address for address in addresses)
+    # -force: one address without a route must not hide the routes of the others
+    _rc, stdout, _stderr = module.run_command([path, "-j", "-force", "-batch", "-"], data=script)
+    found = {}
+    for line in stdout.splitlines():
+        try:
+            routes = json.loads(line)
+        except ValueError:
+            continue
+        for route in routes if isinstance(routes, list) else ():
+            destination = _ip_or_none(str(route.get("dst", "")))
+            if destination is not None and route.get("dev"):
+                found[destination] = (route["dev"], _ip_or_none(str(route.get("prefsrc", ""))))
     return found
 
 
@@ -569,9 +609,10 @@ class IcmpAllowInfo(object):
         if running:
             report["firewalld"], owned_in_firewalld = firewalld_report(self.module, firewall, comment)
         flavours_seen = set()
+        tables_by_family = {}
         for family in families:
             rulesets = firewall.rulesets(family)
-            tables = firewall.tables(family, rulesets, comment, with_texts=True)
+            tables = tables_by_family[family] = firewall.tables(family, rulesets, comment, with_texts=True)
             expected = expected_rules(family, params["interfaces"], params["roles"])
             entries = []
             for rule in expected:
@@ -586,6 +627,8 @@ class IcmpAllowInfo(object):
         rules = [entry for family in families for entry in report[family]["rules"]]
         report["all_present"] = all(entry["present"] for entry in rules)
         report["all_effective"] = all(entry["effective"] for entry in rules)
+        if params.get("remotes"):
+            report["remotes"] = remote_paths(firewall, tables_by_family, params["remotes"], running)
         return {"changed": False, "icmp_allow": report}
 
     def _entry(self, firewall, rulesets, tables, family, rule, flavours_seen, firewalld=False):
@@ -649,6 +692,38 @@ def judged_paths(firewall, family, rules, comment, rulesets=None, advice=None):
                 "dropped" if judgement.verdict == _path.DROP else "possibly dropped", one_line(dropped_by),
                 advice(dropped_by) if advice else ""))
     return paths
+
+
+def remote_paths(firewall, tables, remotes, firewalld=False):
+    """Per peer address, the route to it and what each of the four probe packets
+    between this node and that address meets: this node probing it (prober: out
+    echo-request, in echo-reply) and answering its probes (responder: in
+    echo-request, out echo-reply), on the interface the kernel routes it through,
+    with the peer's address as the packet's remote end. ``tables``: {family: tables}."""
+    addresses = [_ip_or_none(text) for text in dict.fromkeys(remotes)]
+    routes = routes_to(firewall.module, [address for address in addresses if address is not None])
+    report = []
+    for address in addresses:
+        family = "ipv4" if address.version == 4 else "ipv6"
+        entry = {"address": str(address), "family": family, "interface": None, "source": None, "paths": []}
+        report.append(entry)
+        if family not in tables or address not in routes:
+            entry["error"] = ("%s is not among the families asked for" % family if family not in tables
+                              else "no route to it")
+            continue
+        interface, source = routes[address]
+        entry.update(interface=interface, source=None if source is None else str(source))
+        local = [source] if source is not None else firewall.addresses().get(interface, {}).get(family)
+        for rule in expected_rules(family, [interface], ROLES):
+            packet = _path.Packet.of(rule, local=local or None, remote=[address])
+            judgement = _path.judge(_path.filters(tables[family], family, rule.direction), packet)
+            dropped_by = describe_drop(judgement)
+            path = {"role": rule.role, "direction": rule.direction, "message": rule.message,
+                    "verdict": judgement.verdict, "dropped_by": dropped_by, "shadowed_by": one_line(dropped_by)}
+            if firewalld:
+                path["firewalld_dropped_by"] = _firewalld.in_firewalds_terms(dropped_by)
+            entry["paths"].append(path)
+    return report
 
 
 class FirewalldIcmpAllow(object):

@@ -28,6 +28,17 @@ extends_documentation_fragment:
   - nodelatency.monitor.attributes
   - nodelatency.monitor.attributes.INFO_MODULE
   - nodelatency.monitor.icmp_allow
+options:
+  remotes:
+    description:
+      - Peers' addresses (as the probe targets them). For each, the report's RV(icmp_allow.remotes) judges the
+        four probe packets between this node and that address - this node probing it and answering its probes -
+        on the interface the kernel routes the address through, with the address as the packet's remote end, so
+        that a rule that names the peer is decided for it. The M(nodelatency.monitor.nlm_probe) verdicts name
+        the rule behind a failed pair from it.
+    type: list
+    elements: str
+    default: []
 attributes:
   idempotent:
     support: full
@@ -94,6 +105,46 @@ icmp_allow:
         policies:
           description: Each owned policy (C(nlm-echo-in), C(nlm-echo-out)) as lines of text, C(runtime) and C(permanent).
           type: dict
+    remotes:
+      description: One entry per address of O(remotes), in their order.
+      returned: when O(remotes) is not empty
+      type: list
+      elements: dict
+      contains:
+        address:
+          description: The peer's address.
+          type: str
+          sample: 198.19.2.1
+        family:
+          description: V(ipv4) or V(ipv6).
+          type: str
+          sample: ipv4
+        interface:
+          description: The interface the kernel routes the address through; null without a route.
+          type: str
+          sample: antrea-gw0
+        source:
+          description: The source address the kernel picks for it (the packets' local end), or null.
+          type: str
+          sample: 198.19.1.1
+        error:
+          description: Why the address has no C(paths) (no route, or a family not in O(ip_versions)).
+          type: str
+          returned: when it has none
+          sample: no route to it
+        paths:
+          description:
+            - The four packets, each with C(role) (V(prober) or V(responder)), C(direction), C(message),
+              C(verdict) (V(accept), V(drop) or V(unknown)), C(dropped_by) and C(shadowed_by) as in
+              RV(icmp_allow.ipv4.rules), and where firewalld runs C(firewalld_dropped_by).
+          type: list
+          elements: dict
+          sample:
+            - role: responder
+              direction: in
+              message: echo-request
+              verdict: drop
+              shadowed_by: "nftables inet fault input #1: ip saddr 198.19.1.1 icmp type echo-request drop"
     all_present:
       description: Whether every filter that needs an owned rule holds one, in every family.
       type: bool
@@ -197,14 +248,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_allow import (
-    COMMON_ARGUMENT_SPEC,
+    INFO_ARGUMENT_SPEC,
     LOCALE_C,
     IcmpAllowInfo,
 )
 
 
 def main():
-    module = AnsibleModule(argument_spec=COMMON_ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=INFO_ARGUMENT_SPEC, supports_check_mode=True)
     module.run_command_environ_update = LOCALE_C
     try:
         result = IcmpAllowInfo(module).run()

@@ -145,3 +145,51 @@ def test_info_refuses_invalid_interfaces_and_patterns_before_reading(run_module,
     run = run_module(nlm_icmp_allow_info.main, {"interfaces": interfaces}, respond=respond)
     assert run.failed and run.result["msg"].startswith("nlm_icmp_allow_info: " + message)
     assert run.commands == []
+
+
+PEER_REJECT = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -s 198.19.3.1/32 -p icmp -m icmp --icmp-type 8 -j REJECT --reject-with icmp-admin-prohibited
+COMMIT
+"""
+ROUTES = ('[{"dst":"198.19.3.1","dev":"gw0","prefsrc":"198.19.1.1"}]\n'
+          '[{"dst":"198.19.2.1","dev":"gw0","prefsrc":"198.19.1.1"}]\n')
+
+
+def test_remotes_are_judged_on_their_route_with_the_peer_as_the_remote_end(run_module):
+    seen = []
+
+    def respond_with_routes(argv, data):
+        if argv[1:] == ["-j", "-force", "-batch", "-"]:
+            seen.append(data)
+            # 203.0.113.9 has no route: ip says so on stderr, goes on, and exits 1
+            return 1, ROUTES, "RTNETLINK answers: Network is unreachable\nCommand failed -:3\n"
+        if argv[0].endswith("iptables-nft-save"):
+            return 0, PEER_REJECT, ""
+        return respond(argv, data)
+
+    run = run_module(nlm_icmp_allow_info.main, {"interfaces": ["gw0"], "ip_versions": ["ipv4"],
+                                                "remotes": ["198.19.3.1", "198.19.2.1", "203.0.113.9"]},
+                     respond=respond_with_routes)
+    assert seen == ["route get 198.19.3.1\nroute get 198.19.2.1\nroute get 203.0.113.9\n"]
+    named, other, unrouted = run.result["icmp_allow"]["remotes"]
+    assert (named["interface"], named["source"], other["interface"]) == ("gw0", "198.19.1.1", "gw0")
+    verdicts = dict(((path["role"], path["direction"], path["message"]), path["verdict"]) for path in named["paths"])
+    # the REJECT names 198.19.3.1: its probes are refused, this node's own probes to it are not
+    assert verdicts == {("responder", "in", "echo-request"): "drop", ("prober", "in", "echo-reply"): "accept",
+                        ("prober", "out", "echo-request"): "accept", ("responder", "out", "echo-reply"): "accept"}
+    assert named["paths"][0]["shadowed_by"] == (
+        "iptables-nft ip filter INPUT #1: -A INPUT -s 198.19.3.1/32 -p icmp -m icmp --icmp-type 8 "
+        "-j REJECT --reject-with icmp-admin-prohibited")
+    assert all(path["verdict"] == "accept" for path in other["paths"])
+    assert unrouted == {"address": "203.0.113.9", "family": "ipv4", "interface": None, "source": None,
+                        "paths": [], "error": "no route to it"}
+
+
+def test_remotes_that_are_not_addresses_are_refused_before_reading(run_module):
+    run = run_module(nlm_icmp_allow_info.main, {"interfaces": ["gw0"], "remotes": ["n2", "198.19.2.1"]},
+                     respond=respond)
+    assert run.failed and run.commands == []
+    assert "remotes must be the peers' IP addresses" in run.result["msg"] and "'n2'" in run.result["msg"]
