@@ -121,10 +121,10 @@ options:
         (C(last_send_time), C(last_recv_time)) of each target.
       - By default each target carries only its statistics (with C(last_rtt_ms),
         the RTT of the last answered request), whose size does not grow with
-        O(count). An inventory-wide probe returns N x (N - 1) targets per
-        address family, and Ansible's controller handles every value of every
-        host's result, so the compact result keeps C(ansible all -m nlm_probe)
-        close to C(ansible all -m ping) on large inventories.
+        O(count). On N nodes every host returns N - 1 targets per address
+        family, and Ansible's controller handles every value of every host's
+        result, so on large inventories the size of the result, more than the
+        probing, decides how long C(ansible all -m nlm_probe) takes.
     type: bool
     default: false
   peers:
@@ -157,7 +157,7 @@ options:
     description:
       - Action plugin. Probe at most this many peers per run. V(0) probes all.
       - The sample is stable, the same for the same peers in every run and in
-        any inventory order: each host and its peers sit on a ring at the hash
+        any inventory order. Each host and its peers sit on a ring at the hash
         of their names, and each host probes the O(max_peers) that follow it,
         as the nlm agent (C(nlm_monitor_max_peers)) does. When the probing
         hosts are among the peers (by default, the play's hosts), every host
@@ -169,8 +169,9 @@ options:
   rotation:
     description:
       - Action plugin. Moves the O(max_peers) sample along the same ring by
-        O(max_peers) peers per step, so that with N peers ceil(N / O(max_peers))
-        successive values cover every peer, for example a counter of runs.
+        O(max_peers) peers per step (a counter of runs, say), so that with N
+        peers ceil(N / O(max_peers)) successive values cover every peer; in
+        each, every host is still probed by O(max_peers) others.
       - When omitted, the stable sample (the same as V(0)).
     type: int
   skip_unresolved:
