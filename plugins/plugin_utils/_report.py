@@ -13,6 +13,8 @@ import datetime
 import re
 from collections.abc import Mapping
 
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_verdict import VERDICTS, apply_verdicts, host_paths
+
 MATRIX_KIND = "NlmLatencyMatrix"
 FAMILIES = ("ipv4", "ipv6")
 
@@ -163,6 +165,10 @@ def _pair(source, target_node, raw, where):
         # The message already quotes the conversion error.
         raise ReportError("%s: not a number where one belongs (%s)" % (where, exc)) from None
     pair["status"] = pair_status(pair["sent"], pair["received"], pair["error"])
+    # a NodeLatencyStats document of this collection keeps the verdict its run gave, which
+    # may have read firewalls the document does not hold
+    if raw.get("verdict") in VERDICTS:
+        pair["recorded_verdict"] = (raw["verdict"], raw.get("verdict_reason"))
     return pair
 
 
@@ -175,8 +181,9 @@ def _missing_pair(source, target, family):
 
 
 def _badness(pair):
-    """Sort key: worst status first, then highest loss, then slowest."""
-    return (STATUS_ORDER.index(pair["status"]), -(pair["loss"] or 0.0),
+    """Sort key: worst verdict (or, before there are verdicts, status) first, then highest loss, then slowest."""
+    rank = VERDICTS.index(pair["verdict"]) if "verdict" in pair else STATUS_ORDER.index(pair["status"])
+    return (rank, -(pair["loss"] or 0.0),
             -(pair["avg_rtt_ms"] or 0.0), natural_key(pair["source"]), natural_key(pair["target"]),
             pair["family"] or "", pair["address"] or "")
 
@@ -245,14 +252,18 @@ def build_matrix(data, hosts=None):
         matrix[pair["family"]][pair["source"]][pair["target"]] = pair
     pairs.sort(key=lambda pair: (natural_key(pair["source"]), natural_key(pair["target"]),
                                  pair["family"] or "", pair["address"]))
-    return {
+    paths = {}
+    if isinstance(data, Mapping) and not ("source" in data and "peers" in data) and "kind" not in data:
+        for host in (list(data) if hosts is None else [host for host in hosts if host in data]):
+            paths[host] = host_paths(data[host])
+    return apply_verdicts({
         "kind": MATRIX_KIND,
         "nodes": ordered_nodes,
         "families": families,
         "probes": probes,
         "pairs": pairs,
         "matrix": matrix,
-    }
+    }, paths, hosts or ())
 
 
 def headline(matrix):

@@ -20,6 +20,13 @@ from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import
     summarize,
     worst_pairs,
 )
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_verdict import (
+    VERDICT_BLOCKED_HERE,
+    VERDICT_BLOCKED_THERE,
+    VERDICT_NO_DATA,
+    VERDICT_PEER_DOWN,
+    VERDICT_UNREACHABLE,
+)
 
 # Viridis, reversed: short RTTs light yellow, long ones dark purple. It stays
 # ordered in grey scale and for colour-blind readers, and holds no red, which
@@ -52,7 +59,9 @@ _LEGEND_WIDTH = 320
 _LEGEND_PAD = 30
 
 # Written into cells large enough; a cell without reply gets a white cross instead.
-_CELL_TEXT = {STATUS_ERROR: "error", STATUS_MISSING: "?"}
+# a failed cell names its verdict; "no reply" gets the white cross of a red cell instead
+_CELL_TEXT = {VERDICT_BLOCKED_HERE: "here", VERDICT_BLOCKED_THERE: "there", VERDICT_UNREACHABLE: "unrch",
+              VERDICT_PEER_DOWN: "down", VERDICT_NO_DATA: "?"}
 _STATUS_TEXT = {
     STATUS_OK: "all replies",
     STATUS_LOSSY: "some replies lost",
@@ -142,6 +151,7 @@ details summary { cursor: pointer; font-weight: 600; margin: 1em 0 .5em; }
 {% endfor %}
 {% for cell in heatmap.cells %}
 <g class="cell" data-source="{{ cell.source }}" data-target="{{ cell.target }}" data-status="{{ cell.status }}"
+{%- if cell.verdict %} data-verdict="{{ cell.verdict }}"{% endif %}
 {%- if cell.avg is not none %} data-avg-rtt-ms="{{ cell.avg }}"{% endif %}><title>{{ cell.tooltip }}</title>
 <rect x="{{ cell.x }}" y="{{ cell.y }}" width="{{ heatmap.cell }}" height="{{ heatmap.cell }}" fill="{{ cell.fill }}"/>
 {% if cell.status == "lossy" %}
@@ -174,6 +184,15 @@ details summary { cursor: pointer; font-weight: 600; margin: 1em 0 .5em; }
 </tbody>
 </table>
 
+{% if patterns %}
+<h2>Patterns</h2>
+<ul id="patterns">
+{% for pattern in patterns %}
+<li data-kind="{{ pattern.kind }}" data-family="{{ pattern.family }}">{{ pattern.text }}</li>
+{% endfor %}
+</ul>
+{% endif %}
+
 <details id="pairs" open>
 <summary>{% if pairs | length < pair_count %}The {{ pairs | length }} worst of {{ pair_count }} pairs{% else %}Every pair{% endif %}, worst first</summary>
 {% if pairs | length < pair_count %}
@@ -181,18 +200,18 @@ details summary { cursor: pointer; font-weight: 600; margin: 1em 0 .5em; }
 {% endif %}
 <div class="scroll">
 <table id="pair-details">
-<thead><tr><th>From</th><th>To</th><th>Family</th><th>Target IP</th><th>Status</th><th class="num">Sent</th>
+<thead><tr><th>From</th><th>To</th><th>Family</th><th>Target IP</th><th>Verdict</th><th class="num">Sent</th>
 <th class="num">Received</th><th class="num">Loss</th><th class="num">Min ms</th><th class="num">Avg ms</th>
 <th class="num">Max ms</th><th class="num">Stddev ms</th><th class="num">Jitter ms</th><th>Last send</th>
-<th>Last reply</th><th>Error</th></tr></thead>
+<th>Last reply</th><th>Error</th><th>Why</th></tr></thead>
 <tbody>
 {% for pair in pairs %}
-<tr class="status-{{ pair.status }}"><td>{{ pair.source }}</td><td>{{ pair.target }}</td><td>{{ pair.family }}</td>
+<tr class="status-{{ pair.status }}" data-verdict="{{ pair.verdict }}"><td>{{ pair.source }}</td><td>{{ pair.target }}</td><td>{{ pair.family }}</td>
 <td>{{ pair.address }}</td><td>{{ pair.status_text }}</td><td class="num">{{ pair.sent }}</td>
 <td class="num">{{ pair.received }}</td><td class="num">{{ pair.loss }}</td><td class="num">{{ pair.min }}</td>
 <td class="num">{{ pair.avg }}</td><td class="num">{{ pair.max }}</td><td class="num">{{ pair.stddev }}</td>
 <td class="num">{{ pair.jitter }}</td><td>{{ pair.last_send }}</td><td>{{ pair.last_recv }}</td>
-<td>{{ pair.error }}</td></tr>
+<td>{{ pair.error }}</td><td>{{ pair.reason }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
@@ -250,7 +269,9 @@ def _truncate(name):
 def _tooltip(cell):
     """One line per fact about the pair: the browser shows it on hover."""
     lines = ["%s \u2192 %s, %s %s: %s" % (
-        cell["source"], cell["target"], cell["family"], cell["address"] or "", _STATUS_TEXT[cell["status"]])]
+        cell["source"], cell["target"], cell["family"], cell["address"] or "", cell["verdict"])]
+    if cell["reason"] and cell["received"] == 0:
+        lines.append(cell["reason"])
     if cell["avg_rtt_ms"] is not None:
         lines.append("avg %s ms (min %s, max %s, jitter %s)" % tuple(
             _ms_text(cell[key]) or "-" for key in ("avg_rtt_ms", "min_rtt_ms", "max_rtt_ms", "jitter_ms")))
@@ -279,16 +300,16 @@ def _heatmap(matrix, family, scale):
         for column, target in enumerate(nodes):
             x, y = grid + column * cell_size, grid + row * cell_size
             if source == target:
-                cells.append({"source": source, "target": target, "status": _SELF, "avg": None,
+                cells.append({"source": source, "target": target, "status": _SELF, "verdict": None, "avg": None,
                               "x": x, "y": y, "fill": _SELF_FILL, "text": "", "text_fill": "",
                               "tooltip": "%s (itself, not measured)" % source})
                 continue
             pair = matrix["matrix"][family][source][target]
             answered = pair["avg_rtt_ms"] is not None
             cells.append({
-                "source": source, "target": target, "status": pair["status"],
+                "source": source, "target": target, "status": pair["status"], "verdict": pair["verdict"],
                 "avg": pair["avg_rtt_ms"], "x": x, "y": y, "fill": _fill(pair, scale, family),
-                "text": (_ms_text(pair["avg_rtt_ms"]) if answered else _CELL_TEXT.get(pair["status"], ""))
+                "text": (_ms_text(pair["avg_rtt_ms"]) if answered else _CELL_TEXT.get(pair["verdict"], ""))
                 if cell_size >= _CELL_TEXT_MIN else "",
                 # Light text where the palette turns dark, and on the error fill.
                 "text_fill": "#000000" if answered and scale.position(pair["avg_rtt_ms"]) < 0.55
@@ -346,7 +367,8 @@ def _legend(scale):
 def _pair_row(pair):
     return {
         "source": pair["source"], "target": pair["target"], "family": pair["family"] or "",
-        "address": pair["address"] or "", "status": pair["status"], "status_text": _STATUS_TEXT[pair["status"]],
+        "address": pair["address"] or "", "status": pair["status"], "verdict": pair["verdict"],
+        "status_text": pair["verdict"], "reason": pair["reason"] or "",
         "sent": pair["sent"] if pair["status"] != STATUS_MISSING else "",
         "received": pair["received"] if pair["status"] != STATUS_MISSING else "",
         "loss": _percent_text(pair["loss"]),
@@ -384,6 +406,7 @@ def render_html(matrix, title="Node latency", details_rows=200):
         heatmaps=[_heatmap(matrix, family, scale) for family in matrix["families"]],
         legend=_legend(scale),
         red=_RED,
+        patterns=matrix.get("patterns") or [],
         pairs=[_pair_row(pair) for pair in ranked[:details_rows]],
         pair_count=len(ranked),
     )

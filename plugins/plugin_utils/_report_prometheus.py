@@ -76,6 +76,13 @@ def prometheus_textfile(matrix, node=None):
         [(pair_labels(pair) + (("stat", stat),), _seconds(pair[key])) for pair in pairs for stat, key in _RTT_STATS])
     for name, help_text, value in _PAIR_METRICS:
         lines += _family_lines(name, help_text, [(pair_labels(pair), value(pair)) for pair in pairs])
+    # one series per pair, labelled with its verdict: a pair whose verdict changes moves to
+    # another series, and the file, rewritten each run, no longer holds the old one
+    lines += _family_lines(
+        "nlm_probe_verdict",
+        "1 for the verdict of the last run on the pair: ok, lossy, blocked here, blocked there, unreachable, "
+        "peer down or no reply.",
+        [(pair_labels(pair) + (("verdict", pair["verdict"]),), 1) for pair in pairs if "verdict" in pair])
     for name, help_text, value in _PROBE_METRICS:
         lines += _family_lines(name, help_text, [((("source_node", source),), value(matrix["probes"][source]))
                                                  for source in sources])

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import natural_key, pair_status, parse_time
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_verdict import pair_verdict
 
 API_VERSION = "stats.antrea.io/v1alpha1"
 _NS_PER_MS = 1_000_000
@@ -50,6 +51,8 @@ def _target_stats(pair, ended=None):
     stats.update({
         "family": pair["family"],
         "status": pair["status"],
+        "verdict": pair["verdict"],
+        "verdictReason": pair["reason"],
         "sent": pair["sent"],
         "received": pair["received"],
         "lossRatio": pair["loss"],
@@ -119,7 +122,8 @@ def _target_of(stats):
                   "sent": stats["sent"], "received": stats["received"], "loss": stats.get("lossRatio"),
                   "rtts_ms": [_milliseconds(rtt) for rtt in stats.get("rttsNanoseconds") or []],
                   "last_rtt_ms": _milliseconds(stats.get("lastMeasuredRTTNanoseconds")),
-                  "duplicates": stats.get("duplicates"), "late": stats.get("late"), "error": stats.get("error")}
+                  "duplicates": stats.get("duplicates"), "late": stats.get("late"), "error": stats.get("error"),
+                  "verdict": stats.get("verdict"), "verdict_reason": stats.get("verdictReason")}
         for key, field in (("min_rtt_ms", "minRTTNanoseconds"), ("avg_rtt_ms", "avgRTTNanoseconds"),
                            ("max_rtt_ms", "maxRTTNanoseconds"), ("median_rtt_ms", "medianRTTNanoseconds"),
                            ("stddev_rtt_ms", "stddevRTTNanoseconds"), ("jitter_ms", "jitterNanoseconds"),
@@ -170,7 +174,7 @@ _FACT_FIGURES = tuple(fact_key for _key, fact_key in _FIGURES)
 _MILLION = float(_NS_PER_MS)
 
 
-def _document_target(raw, ended):
+def _document_target(raw, ended, source, target):
     """_target_stats of the pair _pair makes of ``raw``, a target of the agent's own fact,
     in one step: the agent makes this for every target every cycle."""
     get = raw.get
@@ -194,6 +198,9 @@ def _document_target(raw, ended):
         last = get("last_rtt_ms")
         if last is not None:
             last = round(float(last) * _MILLION)
+    # the agent sees its own end only: no peer's firewall, and no node's result but its own
+    verdict = pair_verdict({"family": family, "sent": sent, "received": received, "error": error,
+                            "source": source, "target": target}, None, [], False)
     stats = {
         "targetIP": str(raw["address"]),
         "lastSendTime": _stamp(get("last_send_time"), sent, ended),
@@ -202,6 +209,8 @@ def _document_target(raw, ended):
         "lastMeasuredRTTNanoseconds": last,
         "family": family if family is None else str(family),
         "status": pair_status(sent, received, error),
+        "verdict": verdict["verdict"],
+        "verdictReason": verdict["reason"],
         "sent": sent,
         "received": received,
         "lossRatio": float(raw["loss"]),
@@ -248,7 +257,7 @@ def node_latency_document(fact):
     ended = run_end(started, fact.get("duration_seconds"))
     peers = {}
     for _key, _family, _address, name, raw in rows:
-        peers.setdefault(name, []).append(_document_target(raw, ended))
+        peers.setdefault(name, []).append(_document_target(raw, ended, source, name))
     return {
         "apiVersion": API_VERSION,
         "kind": "NodeLatencyStats",

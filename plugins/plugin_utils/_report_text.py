@@ -6,14 +6,19 @@
 from __future__ import annotations
 
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import (
-    STATUS_DOWN,
-    STATUS_ERROR,
-    STATUS_LOSSY,
-    STATUS_MISSING,
     format_ms,
     headline,
     summarize,
     worst_pairs,
+)
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_verdict import (
+    VERDICT_BLOCKED_HERE,
+    VERDICT_BLOCKED_THERE,
+    VERDICT_LOSSY,
+    VERDICT_NO_DATA,
+    VERDICT_NO_REPLY,
+    VERDICT_PEER_DOWN,
+    VERDICT_UNREACHABLE,
 )
 
 # A matrix cell is a value of at most five characters and a one-character flag;
@@ -23,8 +28,11 @@ _VALUE_WIDTH = 5
 _CELL_WIDTH = _VALUE_WIDTH + 1
 _MAX_NAME_LABEL = _CELL_WIDTH
 
-_CELL_TEXT = {STATUS_DOWN: "lost", STATUS_ERROR: "error", STATUS_MISSING: "?"}
-_LEGEND = "* some replies lost, lost: no reply, error: probe failed, ?: no data, -: itself"
+# a failed cell shows its verdict in at most five characters
+_CELL_TEXT = {VERDICT_BLOCKED_HERE: "here", VERDICT_BLOCKED_THERE: "there", VERDICT_UNREACHABLE: "unrch",
+              VERDICT_PEER_DOWN: "down", VERDICT_NO_REPLY: "lost", VERDICT_NO_DATA: "?"}
+_LEGEND = ("* some replies lost, lost: no reply, here: blocked here, there: blocked there,\n"
+           "unrch: unreachable (an ICMP error), down: peer down, ?: no data, -: itself")
 
 
 def _duration(value):
@@ -62,9 +70,9 @@ def _summary_lines(summary, numbered):
 def _cell_text(cell):
     if cell is None:
         return "-".rjust(_VALUE_WIDTH) + " "
-    if cell["status"] in _CELL_TEXT:
-        return _CELL_TEXT[cell["status"]].rjust(_VALUE_WIDTH) + " "
-    flag = "*" if cell["status"] == STATUS_LOSSY else " "
+    if cell["verdict"] in _CELL_TEXT:
+        return _CELL_TEXT[cell["verdict"]].rjust(_VALUE_WIDTH) + " "
+    flag = "*" if cell["verdict"] == VERDICT_LOSSY else " "
     return format_ms(cell["avg_rtt_ms"]).rjust(_VALUE_WIDTH) + flag
 
 
@@ -89,16 +97,13 @@ def _matrix_lines(matrix, family, width, numbered):
 
 def _pair_line(pair):
     line = "%s -> %s" % (pair["source"], pair["target"])
-    if pair["status"] == STATUS_MISSING:
+    if pair["verdict"] == VERDICT_NO_DATA and pair["address"] is None:
         return "%s  %s: no data" % (line, pair["family"])
-    line += "  %s" % pair["address"]
-    if pair["status"] == STATUS_ERROR:
-        return "%s  error: %s" % (line, pair["error"])
-    line += "  replies %d/%d" % (pair["received"], pair["sent"])
-    if pair["status"] != STATUS_DOWN:
+    line += "  %s  %s  replies %d/%d" % (pair["address"], pair["verdict"], pair["received"], pair["sent"])
+    if pair["received"]:
         line += "  avg %s  max %s" % (_duration(pair["avg_rtt_ms"]), _duration(pair["max_rtt_ms"]))
-    if pair["error"]:
-        line += "  (%s)" % pair["error"]
+    if pair["reason"] and pair["verdict"] != VERDICT_LOSSY:
+        line += "\n      " + pair["reason"]
     return line
 
 
@@ -124,8 +129,10 @@ def render_table(matrix, width=80, matrix_max_nodes=20, top=5):
             lines += [""] + _matrix_lines(matrix, family, width, numbered)
         lines += ["", _LEGEND]
 
+    if matrix.get("patterns"):
+        lines += ["", "Patterns:"] + ["  " + pattern["text"] for pattern in matrix["patterns"]]
     ranked = worst_pairs(matrix)[:top]
     if ranked:
-        lines += ["", "Worst %d pairs (status, loss, then average RTT):" % len(ranked)]
+        lines += ["", "Worst %d pairs (verdict, loss, then average RTT):" % len(ranked)]
         lines += ["  " + _pair_line(pair) for pair in ranked]
     return "\n".join(lines) + "\n"

@@ -49,7 +49,7 @@ def test_cells_show_their_state_in_colour_marks_and_tooltips(dual_stack_facts):
     fill, frame = lossy.find_all("rect")
     assert frame.attrs["fill"] == "none" and frame.attrs["stroke"] == "#d7191c"
     assert lossy.find_all("title")[0].text() == (
-        "n1 \u2192 n3, ipv4 198.18.0.3: some replies lost\navg 0.424 ms (min 0.420, max 0.428, jitter 0.004)\n"
+        "n1 \u2192 n3, ipv4 198.18.0.3: lossy\navg 0.424 ms (min 0.420, max 0.428, jitter 0.004)\n"
         "3 of 5 replies, loss 40.0%")
     assert [text.text() for text in lossy.find_all("text")] == ["0.424"]
     down = by_pair[("n3", "n2")]
@@ -100,7 +100,7 @@ def test_the_details_table_lists_the_worst_pairs_first(dual_stack_facts):
 
     (table,) = document.find_all("table", id="pair-details")
     rows = [[cell.text() for cell in row.find_all("td")][:5] for row in table.find_all("tr")[1:]]
-    assert rows == [["n2", "n3", "ipv6", "2001:db8::3", "probe error"],
+    assert rows == [["n2", "n3", "ipv6", "2001:db8::3", "unreachable"],
                     ["n3", "n2", "ipv4", "198.18.0.2", "no reply"],
                     ["n3", "n2", "ipv6", "2001:db8::2", "no reply"]]
     assert document.find_all("details", id="pairs")[0].find_all("summary")[0].text() == (

@@ -59,9 +59,11 @@ def test_beyond_matrix_max_nodes_summary_and_worst_pairs_remain(assert_golden):
 def test_problems_from_the_probe_are_listed(real_fact):
     text = nlm_latency_table(real_fact, top=2)
     assert text.endswith(
-        "Worst 2 pairs (status, loss, then average RTT):\n"
-        "  n1 -> bogus  not-an-ip  error: bad address: 'not-an-ip' does not appear to be an IPv4 or IPv6 address\n"
-        "  n1 -> n3  198.18.0.3  error: destination unreachable (host unreachable) from 198.18.0.1\n")
+        "Worst 2 pairs (verdict, loss, then average RTT):\n"
+        "  n1 -> bogus  not-an-ip  unreachable  replies 0/0\n"
+        "      bad address: 'not-an-ip' does not appear to be an IPv4 or IPv6 address\n"
+        "  n1 -> n3  198.18.0.3  unreachable  replies 0/3\n"
+        "      destination unreachable (host unreachable) from 198.18.0.1\n")
 
 
 def test_no_facts_no_matrix():

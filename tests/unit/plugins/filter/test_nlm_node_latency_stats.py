@@ -16,7 +16,7 @@ OUR_TARGET_KEYS = {
     "family", "status", "sent", "received", "lossRatio", "minRTTNanoseconds", "avgRTTNanoseconds",
     "maxRTTNanoseconds", "medianRTTNanoseconds", "stddevRTTNanoseconds", "jitterNanoseconds", "rttsNanoseconds",
     "p50RTTNanoseconds", "p95RTTNanoseconds", "p99RTTNanoseconds",
-    "duplicates", "late", "error",
+    "duplicates", "late", "error", "verdict", "verdictReason",
 }
 
 
@@ -56,7 +56,8 @@ def test_target_figures_in_nanoseconds(dual_stack_facts):
         "lastSendTime": "2026-11-25T22:50:04.000020Z",
         "lastRecvTime": "2026-11-25T22:50:04.000520Z",
         "lastMeasuredRTTNanoseconds": 428000,
-        "family": "ipv4", "status": "lossy", "sent": 5, "received": 3, "lossRatio": 0.4,
+        "family": "ipv4", "status": "lossy", "verdict": "lossy", "verdictReason": "2 of 5 replies lost",
+        "sent": 5, "received": 3, "lossRatio": 0.4,
         "minRTTNanoseconds": 420000, "avgRTTNanoseconds": 424000, "maxRTTNanoseconds": 428000,
         "medianRTTNanoseconds": None, "stddevRTTNanoseconds": 3266, "jitterNanoseconds": 4000,
         "p50RTTNanoseconds": None, "p95RTTNanoseconds": None, "p99RTTNanoseconds": None,

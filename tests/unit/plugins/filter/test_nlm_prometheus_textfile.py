@@ -16,6 +16,7 @@ from ansible_collections.nodelatency.monitor.plugins.filter.nlm_prometheus_textf
 PAIR_METRICS = {
     "nlm_rtt_seconds", "nlm_probe_loss_ratio", "nlm_probe_requests_sent", "nlm_probe_replies_received",
     "nlm_probe_success", "nlm_probe_last_send_timestamp_seconds", "nlm_probe_last_recv_timestamp_seconds",
+    "nlm_probe_verdict",
 }
 RUN_METRICS = {"nlm_probe_run_timestamp_seconds", "nlm_probe_run_duration_seconds"}
 
@@ -58,6 +59,7 @@ def test_one_node_parses_with_help_type_and_units(dual_stack_facts):
     assert metrics["nlm_probe_requests_sent"][1][labels(**to_n3)] == 5
     assert metrics["nlm_probe_replies_received"][1][labels(**to_n3)] == 3
     assert metrics["nlm_probe_success"][1][labels(**to_n3)] == 1
+    assert metrics["nlm_probe_verdict"][1][labels(verdict="lossy", **to_n3)] == 1
     assert metrics["nlm_probe_last_recv_timestamp_seconds"][1][labels(**to_n3)] == 1795647004.00052
     assert metrics["nlm_probe_run_timestamp_seconds"][1] == {labels(source_node="n1"): 1795647000.0}
     assert metrics["nlm_probe_run_duration_seconds"][1] == {labels(source_node="n1"): 4.5}
@@ -71,6 +73,9 @@ def test_pairs_without_replies_have_no_rtt_and_fail(dual_stack_facts):
     assert metrics["nlm_probe_success"][1][labels(**to_n2)] == 0
     assert metrics["nlm_probe_loss_ratio"][1][labels(**to_n2)] == 1.0
     assert labels(**to_n2) not in metrics["nlm_probe_last_recv_timestamp_seconds"][1]
+    # one series per pair, labelled with its one verdict
+    assert [dict(key)["verdict"] for key in metrics["nlm_probe_verdict"][1] if dict(key)["target_node"] == "n2"] == [
+        "no reply", "no reply"]
 
 
 def test_every_node_by_default_and_median_when_measured(real_fact, dual_stack_facts):
