@@ -134,13 +134,18 @@ def pair_verdict(pair, here, there, peer_down):
                 "reason": "%s answered no node, and reported nothing itself (Ansible did not reach it)" % target,
                 "blame": None}
     maybe = here_blame or there_blame
+    unrouted = [(source, here)] if here and not here.get("paths") and here.get("error") else []
+    unrouted += [(target, entry) for entry in there if not entry.get("paths") and entry.get("error")]
     if maybe:
         reason = _explain(maybe["node"], maybe)
+    elif unrouted:
+        reason = "; ".join("%s: %s %s" % (node, entry["address"], entry["error"]) for node, entry in unrouted)
     elif here is None and not there:
         reason = "no ICMP error came, and neither end's firewall was read (nlm_icmp_paths)"
     else:
-        reason = "no ICMP error came, and %s's firewall lets the probe through" % (
-            "neither end" if here is not None and there else source if here is not None else target)
+        reason = "no ICMP error came, and %s drop%s it" % (
+            "neither end's firewall" if here is not None and there else "%s's firewall does not" % (
+                source if here is not None else target), "s" if here is not None and there else "")
     return {"verdict": VERDICT_NO_REPLY, "reason": reason, "blame": maybe}
 
 
@@ -214,6 +219,7 @@ def patterns(matrix):
         for node in nodes:
             inbound = [cells[source][node] for source in nodes
                        if source != node and source in reported and cells[source][node]["verdict"] != VERDICT_NO_DATA]
+            # a peer that is down says nothing about this node's own outbound
             # a node that answers nobody and reported nothing is down, which its pairs already say
             if node in reported and len(inbound) >= 2 and all(_failed(cell) for cell in inbound):
                 rule = _common_rule(inbound)
@@ -222,7 +228,7 @@ def patterns(matrix):
                                       % (family, node, ": %s" % rule if rule else "")})
                 covered.update((cell["source"], node, family) for cell in inbound)
             outbound = [cells[node][target] for target in nodes
-                        if target != node and cells[node][target]["verdict"] != VERDICT_NO_DATA] \
+                        if target != node and cells[node][target]["verdict"] not in (VERDICT_NO_DATA, VERDICT_PEER_DOWN)] \
                 if node in reported else []
             reached_by_others = any(_working(cells[source][target]) for source in reported if source != node
                                     for target in nodes if target not in (source, node))

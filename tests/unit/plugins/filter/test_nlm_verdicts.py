@@ -91,7 +91,7 @@ def test_blocked_there_names_the_peers_rule_for_this_sources_address():
                                 "certain": True}
     unexplained = pair(matrix, "n3", "n2")
     assert unexplained["verdict"] == "no reply"
-    assert unexplained["reason"] == "no ICMP error came, and n2's firewall lets the probe through"
+    assert unexplained["reason"] == "no ICMP error came, and n2's firewall does not drop it"
 
 
 def test_blocked_here_from_a_refused_send_or_a_dropped_reply():
