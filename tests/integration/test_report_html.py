@@ -116,6 +116,7 @@ def assert_cells_match(document, matrix):
                 continue
             pair = matrix["matrix"][family][source][target]
             assert cell.attrs["data-status"] == pair["status"]
+            assert cell.attrs["data-verdict"] == pair["verdict"]
             assert cell.attrs.get("data-avg-rtt-ms") == (
                 None if pair["avg_rtt_ms"] is None else str(pair["avg_rtt_ms"]))
             assert cell.find_all("title")[0].text().startswith("%s \u2192 %s, %s" % (source, target, family))
@@ -189,3 +190,12 @@ def test_three_lab_nodes_with_real_icmp(chromium, module_lab_factory, run_ansibl
         # n3 drops what comes in and refuses what goes out: nothing to or from it is answered.
         for pair in (("n1", "n3"), ("n2", "n3"), ("n3", "n1"), ("n3", "n2")):
             assert cells[pair].attrs["data-status"] in ("down", "error")
+        # its kernel refuses n3's own probes; the others' it drops silently, and this
+        # playbook reads no firewall that could name the rule
+        for pair in (("n3", "n1"), ("n3", "n2")):
+            assert cells[pair].attrs["data-verdict"] == "blocked here"
+            assert "kernel refused to send (Operation not permitted)" in cells[pair].find_all("title")[0].text()
+        for pair in (("n1", "n3"), ("n2", "n3")):
+            assert cells[pair].attrs["data-verdict"] == "no reply"
+    patterns = [item.text() for item in document.find_all("ul", id="patterns")[0].find_all("li")]
+    assert "ipv4: no node reaches n3 (its inbound)" in patterns and "ipv6: n3 reaches no node (its outbound)" in patterns
