@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import agent, firewalld, harness, machines, mesh, probe, rules
+from benchmarks import agent, firewalld, harness, machines, mesh, probe, rules, verdicts
 
 BENCHMARKS = {
     "rules": rules.rows,
@@ -27,6 +27,7 @@ BENCHMARKS = {
     "machines": machines.rows,
     "agent": agent.rows,
     "firewalld": firewalld.rows,
+    "verdicts": verdicts.rows,
 }
 DEFAULT_REPEATS = 5
 SMOKE_REPEATS = 1

@@ -18,11 +18,11 @@ from nlmlab import REPO
 # the machines suite boots a machine
 pytestmark = [pytest.mark.lab, pytest.mark.machines]
 
-SUITES = {"rules", "accuracy", "scale", "mesh", "machines", "agent", "firewalld"}
+SUITES = {"rules", "accuracy", "scale", "mesh", "machines", "agent", "firewalld", "verdicts"}
 # The labs the benchmarks name themselves (benchmarks/rules.py: br, bs; benchmarks/mesh.py: bm;
-# benchmarks/machines.py: bk, bn; benchmarks/firewalld.py: bf), and the prober/responder pairs
+# benchmarks/machines.py: bk, bn; benchmarks/firewalld.py: bf; benchmarks/verdicts.py: bv), and the prober/responder pairs
 # (benchmarks/probe_scale.py, agent.py).
-BENCH_NAMESPACE = re.compile(r"^(b[rsmknf][0-9a-f]{6}-|nlmbench-)")
+BENCH_NAMESPACE = re.compile(r"^(b[rsmknfv][0-9a-f]{6}-|nlmbench-)")
 
 
 def bench_namespaces() -> set[str]:
@@ -32,7 +32,7 @@ def bench_namespaces() -> set[str]:
 
 # two runs side by side, each suite in one of them: a smoke run measures nothing worth
 # keeping, and the suites' labs have names of their own
-HALVES = (("rules", "scale", "machines", "firewalld"), ("mesh", "agent", "accuracy"))
+HALVES = (("rules", "scale", "machines", "firewalld"), ("mesh", "agent", "accuracy", "verdicts"))
 
 
 def test_smoke_run_fills_every_row_and_leaves_no_namespace(tmp_path):
