@@ -7,6 +7,8 @@ ANSIBLE_* variable. There the site playbook turns the feature on as antrea-agent
 says (a real ping passes), the README's ad-hoc probe measures every peer, and the site
 playbook turns it off again as the file says (the rulesets are as they were). The controller is ansible-core 2.21 on Python 3.13,
 from the compat layer's virtual environment (scripts/compat-venv.sh makes it if absent).
+The nodes run iptables-legacy in hybrid mode: the role's rules go on both interfaces, in
+the legacy tables and nowhere else.
 """
 
 from __future__ import annotations
@@ -72,16 +74,15 @@ def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, us
                                                                    saved_rulesets, owned_accept_rules):
     """The toggle read from antrea-agent.conf as Antrea's chart renders it, as the agent
     reads it: on through the alpha toggle (the gate itself unset) with the mode spelt
-    NetworkPolicyOnly, off with the chart's defaults."""
-    lab = module_lab_factory(nodes=2, firewall="iptables-nft", mode="networkPolicyOnly")
+    Hybrid, off with the chart's defaults."""
+    lab = module_lab_factory(nodes=2, firewall="iptables-legacy", mode="hybrid")
     (user.work / "inventory.yml").write_text(lab.inventory_path.read_text())
     n1, n2 = lab.nodes
     before = saved_rulesets(lab)
-    assert not lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)
+    assert not lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
 
     def agent_conf(gates):
-        return antrea_agent_conf.render(feature_gates=gates, traffic_encap_mode="NetworkPolicyOnly",
-                                        transport_interface="eth0")
+        return antrea_agent_conf.render(feature_gates=gates, traffic_encap_mode="Hybrid", transport_interface="eth0")
 
     # the inventory's per-host mode and interface are left to the agent configuration
     common = {"nlm_enabled": "auto", "nlm_traffic_mode": "auto", "nlm_transport_interface": ""}
@@ -89,11 +90,18 @@ def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, us
     (user.work / "on.json").write_text(json.dumps({**common, "nlm_antrea_agent_conf": "antrea-agent.conf"}))
     on = user("ansible-playbook", "-i", "inventory.yml", "nodelatency.monitor.site", "-e", "@on.json")
     assert on.returncode == 0, on.stdout[-5000:] + on.stderr[-3000:]
+    assert lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
+    assert lab.ping(n2, n1.gateway_ipv6, count=1, timeout=1.0)
     assert lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)
-    assert lab.ping(n2, n1.transport_ipv6, count=1, timeout=1.0)
     for ruleset in saved_rulesets(lab).values():
-        assert len(owned_accept_rules(ruleset)) == 4
-        assert all(" -i eth0 " in rule or " -o eth0 " in rule for rule in owned_accept_rules(ruleset))
+        rules = owned_accept_rules(ruleset)
+        # hybrid: the four rules on the gateway and on the transport interface
+        assert len(rules) == 8, ruleset
+        assert len([rule for rule in rules if " -i eth0 " in rule or " -o eth0 " in rule]) == 4
+        assert len([rule for rule in rules if " -i antrea-gw0 " in rule or " -o antrea-gw0 " in rule]) == 4
+    for node in lab.nodes:
+        for save in ("iptables-nft-save", "ip6tables-nft-save"):
+            assert not owned_accept_rules(lab.run(node, [save]).stdout), (node.name, save)
 
     # the README's ad-hoc command: every peer answers, on both families
     probe = user("ansible", "all", "-i", "inventory.yml", "-m", "nodelatency.monitor.nlm_probe", "-a", "count=2")
@@ -108,4 +116,4 @@ def test_site_playbook_and_ad_hoc_probe_from_the_installed_tarball(installed, us
     off = user("ansible-playbook", "-i", "inventory.yml", "nodelatency.monitor.site", "-e", "@off.json")
     assert off.returncode == 0, off.stdout[-5000:] + off.stderr[-3000:]
     assert saved_rulesets(lab) == before
-    assert not lab.ping(n1, n2.transport_ipv4, count=1, timeout=1.0)
+    assert not lab.ping(n1, n2.gateway_ipv4, count=1, timeout=1.0)
