@@ -216,6 +216,14 @@ def patterns(matrix):
     covered = set()
     for family in matrix["families"]:
         cells = matrix["matrix"][family]
+        # working pairs in all, per source and per target: the pairs that work without a
+        # node are the whole less its row and its column, at any size without a third loop
+        working = [(source, target) for source in reported for target, cell in cells.get(source, {}).items()
+                   if _working(cell)]
+        by_source, by_target = {}, {}
+        for source, target in working:
+            by_source[source] = by_source.get(source, 0) + 1
+            by_target[target] = by_target.get(target, 0) + 1
         for node in nodes:
             inbound = [cells[source][node] for source in nodes
                        if source != node and source in reported and cells[source][node]["verdict"] != VERDICT_NO_DATA]
@@ -230,8 +238,7 @@ def patterns(matrix):
             outbound = [cells[node][target] for target in nodes
                         if target != node and cells[node][target]["verdict"] not in (VERDICT_NO_DATA, VERDICT_PEER_DOWN)] \
                 if node in reported else []
-            reached_by_others = any(_working(cells[source][target]) for source in reported if source != node
-                                    for target in nodes if target not in (source, node))
+            reached_by_others = len(working) - by_source.get(node, 0) - by_target.get(node, 0) > 0
             if len(outbound) >= 2 and all(_failed(cell) for cell in outbound) and reached_by_others:
                 rule = _common_rule(outbound)
                 found.append({"kind": "unreaching", "family": family, "nodes": [node],
