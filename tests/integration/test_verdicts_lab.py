@@ -76,7 +76,7 @@ def reports(faulty, run_ansible, tmp_path_factory, lab):
     for node in ("n1", "n2", "n3", "n4"):
         assert "unreachable=0" in recap[node] and "failed=0" in recap[node], recap[node]
     (stats_file,) = report_dir.glob("nodelatencystats-*.json")
-    return {"stdout": run.stdout, "table": (report_dir / "latency.txt").read_text(),
+    return {"stdout": run.stdout, "table": (report_dir / "latency.txt").read_text(), "stats_path": stats_file,
             "stats": json.loads(stats_file.read_text()), "html": (report_dir / "latency.html").read_text()}
 
 
@@ -135,8 +135,17 @@ def test_the_reports_name_the_patterns(reports, lab):
     assert 'data-verdict="blocked there"' in reports["html"] and 'id="patterns"' in reports["html"]
 
 
-def test_the_slo_gate_fails_with_one_line_per_pair_and_passes_on_the_slow_link(faulty, run_ansible, tmp_path, lab):
-    failing = measure(run_ansible, faulty, tmp_path / "fail", nlm_slo={"max_loss": 0, "max_avg_rtt_ms": 10})
+def test_the_slo_gate_and_the_comparison(faulty, reports, run_ansible, tmp_path, lab):
+    """The gate fails with one line per pair and passes on the slow link; the run compares
+    itself with the earlier one, where n4 had no route back to n3."""
+    n3, n4 = lab.node("n3"), lab.node("n4")
+    missing = measure(run_ansible, faulty, tmp_path / "missing", nlm_compare_to=str(tmp_path / "no-such-run.json"))
+    assert missing.returncode != 0 and "no-such-run.json" in missing.stdout
+    assert "Probe every peer of the play" not in missing.stdout
+    lab.run(n4, ["ip", "route", "del", "blackhole", n3.gateway_ipv4 + "/32"])
+    failing = measure(run_ansible, faulty, tmp_path / "fail", nlm_slo={"max_loss": 0, "max_avg_rtt_ms": 10},
+                      nlm_compare_to=str(reports["stats_path"]))
+    assert "n3 -> n4 ipv4: no reply -> ok" in failing.stdout, failing.stdout[-5000:]
     assert failing.returncode != 0
     assert "pair(s) beyond nlm_slo" in failing.stdout
     assert "n1 -> n3 ipv4 %s: avg " % lab.node("n3").gateway_ipv4 in failing.stdout
