@@ -120,7 +120,7 @@ def slo_violations(matrix, slo):
                 line += ": " + pair["reason"]
             lines.append(line)
     if unmeasured:
-        key = sorted(unmeasured, key=lambda name: [limit for limit, _f, _l in SLO_LIMITS].index(name))[0]
+        key = [limit for limit, _figure, _label in SLO_LIMITS if limit in unmeasured][0]
         figure = dict((limit, figure) for limit, figure, _label in SLO_LIMITS)[key]
         raise ReportError("%s needs at least %d replies per pair, and %s had fewer: probe with a count of %d or "
                           "more (nlm_probe_count)" % (key, PERCENTILE_REPLIES[figure], ", ".join(unmeasured[key][:3]),
@@ -139,13 +139,17 @@ def _working(cell):
     return cell["verdict"] in (VERDICT_OK, VERDICT_LOSSY)
 
 
+def _pair_order(key):
+    return natural_key(key[0]), natural_key(key[1]), key[2]
+
+
 def compare(matrix, previous, rtt_ratio=1.5, rtt_delta_ms=0.1, loss_delta=0.05):
     """What got worse and what got better from ``previous`` to ``matrix``, per pair and family:
     the verdict, the loss (by more than loss_delta) and the average RTT (by rtt_ratio and
     by rtt_delta_ms both); pairs measured only now or only then."""
     now, then = _cells(matrix), _cells(previous)
     worse, better = [], []
-    for key in sorted(set(now) & set(then), key=lambda key: (natural_key(key[0]), natural_key(key[1]), key[2])):
+    for key in sorted(set(now) & set(then), key=_pair_order):
         cell, old = now[key], then[key]
         name = "%s -> %s %s" % key
         if cell["verdict"] != old["verdict"] and not (_working(cell) and _working(old)):
@@ -165,10 +169,9 @@ def compare(matrix, previous, rtt_ratio=1.5, rtt_delta_ms=0.1, loss_delta=0.05):
                             cell["avg_rtt_ms"] > old["avg_rtt_ms"]))
         for text, got_worse in changes:
             (worse if got_worse else better).append("%s: %s" % (name, text))
-    order = (lambda key: (natural_key(key[0]), natural_key(key[1]), key[2]))
     return {
         "worse": worse,
         "better": better,
-        "new": ["%s -> %s %s" % key for key in sorted(set(now) - set(then), key=order)],
-        "gone": ["%s -> %s %s" % key for key in sorted(set(then) - set(now), key=order)],
+        "new": ["%s -> %s %s" % key for key in sorted(set(now) - set(then), key=_pair_order)],
+        "gone": ["%s -> %s %s" % key for key in sorted(set(then) - set(now), key=_pair_order)],
     }
