@@ -3,7 +3,7 @@
 Each runs `molecule test -s <scenario>` (its test sequence, on a lab of its own), so
 pytest reports which scenario failed and shows the end of its output. The scenarios
 spend much of their time waiting on machines that boot and on SSH round trips, so
-NLM_MOLECULE_PARALLEL of them (default 2) run side by side, the longest first.
+NLM_MOLECULE_PARALLEL of them (default 3, all of them) run side by side, the longest first.
 `machines` runs on the newest ansible-core supported today (the compat layer's virtual
 environment of it, which scripts/compat-venv.sh makes if absent), the others on .venv's.
 """
@@ -22,7 +22,7 @@ SCENARIOS = sorted(path.parent.name for path in (REPO / "extensions" / "molecule
                    if not path.is_symlink())
 # booted machines and reboots take longest: started first, they do not hold up the end
 LONGEST_FIRST = sorted(SCENARIOS, key=lambda name: (not name.startswith("machines"), name))
-PARALLEL = int(os.environ.get("NLM_MOLECULE_PARALLEL", "2"))
+PARALLEL = int(os.environ.get("NLM_MOLECULE_PARALLEL", "3"))
 NEWEST = ("2.21", "3.13")
 ON_NEWEST = {"machines"}
 
