@@ -108,7 +108,9 @@ def main(argv=None) -> int:
         print("benchmarks: %s ..." % name, file=sys.stderr, flush=True)
         suite_started = time.monotonic()
         try:
-            results["rows"] += [dict(row.as_dict(), suite=name) for row in BENCHMARKS[name](options.repeats, options.smoke)]
+            # one row at a time: a suite that yields its rows as it goes keeps them when interrupted
+            for row in BENCHMARKS[name](options.repeats, options.smoke):
+                results["rows"].append(dict(row.as_dict(), suite=name))
         except KeyboardInterrupt:
             # The labs are down by now (their finally blocks ran); what was measured is kept.
             stop_children()

@@ -162,8 +162,10 @@ def measure_size(size: int, repeats: int, books: dict[str, Path], directory: Pat
     return [adhoc, carried, beside_echo, playbook]
 
 
-def rows(repeats: int, smoke: bool) -> list[harness.Row]:
+def rows(repeats: int, smoke: bool):
+    """The rows of every size, each size's as soon as it is measured: the whole suite takes
+    over an hour, and an interrupted run keeps the sizes it finished."""
     with tempfile.TemporaryDirectory(prefix="nlm-bench-mesh-") as directory:
         books = playbooks(Path(directory))
-        return [row for size in (SMOKE_SIZES if smoke else SIZES)
-                for row in measure_size(size, repeats, books, Path(directory))]
+        for size in SMOKE_SIZES if smoke else SIZES:
+            yield from measure_size(size, repeats, books, Path(directory))
