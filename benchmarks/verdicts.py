@@ -23,7 +23,7 @@ from statistics import median
 from benchmarks import harness
 
 SIZE = 50
-SMOKE_SIZE = 3
+SMOKE_SIZE = 2
 GOAL = 1.5
 DROP = ["iptables-nft", "-I", "INPUT", "1", "-p", "icmp", "--icmp-type", "echo-request", "-j", "DROP"]
 
@@ -52,20 +52,26 @@ def _compare(inventory, size: int, repeats: int, expect: str | None) -> dict:
 def rows(repeats: int, smoke: bool) -> list[harness.Row]:
     size = SMOKE_SIZE if smoke else SIZE
     with harness.lab("bv", nodes=size, firewall="iptables-nft", mode="encap") as lab:
-        if not smoke:
-            # the smoke run's first timed run makes the rules instead: it only checks that all runs
-            harness.progress("verdicts: %d nodes, first on-run" % size)
-            _site(lab.inventory_path, size, False)
-        harness.progress("verdicts: healthy lab, verdicts on and off, %d times each" % repeats)
-        healthy = _compare(lab.inventory_path, size, repeats, None)
+        harness.progress("verdicts: %d nodes, first on-run" % size)
+        _site(lab.inventory_path, size, False)
+        # the smoke run checks that the runs work, which the faulty lab's show: the healthy
+        # comparison would only add four runs to every make test
+        healthy = None if smoke else _healthy(lab, size, repeats)
         lab.run("n1", DROP)
         harness.progress("verdicts: n1 drops IPv4 echo requests in, verdicts on and off, %d times each" % repeats)
         faulty = _compare(lab.inventory_path, size, repeats, "blocked there")
     details = {"nodes": size, "repeats": repeats, "healthy": healthy, "faulty": faulty}
     goal = "<= %.1fx" % GOAL
-    return [
-        harness.Row("verdicts: role on-run, %d nodes, every pair ok" % size, healthy["on"], healthy["off"], "s",
-                    "same run, verdicts off", goal, healthy["on"] <= GOAL * healthy["off"], details),
-        harness.Row("verdicts: role on-run, %d nodes, every node reads its firewall" % size, faulty["on"],
-                    faulty["off"], "s", "same run, verdicts off", goal, faulty["on"] <= GOAL * faulty["off"], details),
-    ]
+    found = [harness.Row("verdicts: role on-run, %d nodes, every node reads its firewall" % size, faulty["on"],
+                         faulty["off"], "s", "same run, verdicts off", goal, faulty["on"] <= GOAL * faulty["off"],
+                         details)]
+    if healthy is not None:
+        found.insert(0, harness.Row("verdicts: role on-run, %d nodes, every pair ok" % size, healthy["on"],
+                                    healthy["off"], "s", "same run, verdicts off", goal,
+                                    healthy["on"] <= GOAL * healthy["off"], details))
+    return found
+
+
+def _healthy(lab, size: int, repeats: int) -> dict:
+    harness.progress("verdicts: healthy lab, verdicts on and off, %d times each" % repeats)
+    return _compare(lab.inventory_path, size, repeats, None)
