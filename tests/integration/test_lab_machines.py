@@ -161,7 +161,9 @@ def test_a_delayed_link_keeps_its_delay_across_a_reboot(lab_factory):
     assert _rtt_ms(lab, n1, n2.gateway_ipv4) >= 18
 
 
-def _machine_processes():
+def _machine_processes(*markers: str):
+    """The machine supervisors and systemd-nspawn processes whose command line names one
+    of markers: the Molecule layer boots machines of its own labs beside this one."""
     found = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -170,7 +172,8 @@ def _machine_processes():
                 cmdline = Path("/proc", entry, "cmdline").read_bytes()
             except OSError:
                 continue
-            if comm == "systemd-nspawn" or nlmmachines.SUPERVISOR.name.encode() in cmdline:
+            if (comm == "systemd-nspawn" or nlmmachines.SUPERVISOR.name.encode() in cmdline) \
+                    and any(marker.encode() in cmdline for marker in markers):
                 found.add(int(entry))
     return found
 
@@ -179,8 +182,8 @@ def _namespaces():
     return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split())
 
 
-def _mounts():
-    return Path("/proc/mounts").read_text()
+def _mounts(marker: str):
+    return [line for line in Path("/proc/mounts").read_text().splitlines() if marker in line]
 
 
 def _machine_cgroups(lab):
@@ -189,14 +192,18 @@ def _machine_cgroups(lab):
 
 
 def test_lab_down_leaves_nothing_behind(lab_factory, tmp_path):
-    before = (_machine_processes(), _namespaces(), _mounts())
     lab = lab_factory(nodes=2, firewall="iptables-nft", kind="machines", state_dir=tmp_path / "state")
-    assert _machine_processes() - before[0]
+    # a supervisor and a systemd-nspawn per machine
+    assert len(_machine_processes(lab.name, str(tmp_path))) == 2 * len(lab.nodes)
     assert machines(lab).key.exists()
     assert len(_machine_cgroups(lab)) == len(nlmmachines.cgroup_directories()) * len(lab.nodes)
     lab.down()
     assert _machine_cgroups(lab) == []
-    assert _machine_processes() == before[0]
+    assert _machine_processes(lab.name, str(tmp_path)) == set()
     assert {name for name in _namespaces() if name.startswith(lab.name + "-")} == set()
-    assert _mounts() == before[2]
+    assert _mounts(lab.name) == [] and _mounts(str(tmp_path)) == []
+    # the tmpfs systemd-nspawn needs is the labs' to share: mounted while a machine of any
+    # lab runs, and gone with the last one
+    with nlmmachines.nspawn_lock():
+        assert not os.path.ismount(nlmmachines.NSPAWN_RUN) or nlmmachines._machines_running()
     assert not (tmp_path / "state" / nlmmachines.STATE_DIR).exists()

@@ -149,15 +149,13 @@ def test_the_slo_gate_and_the_comparison(faulty, reports, run_ansible, tmp_path,
     assert failing.returncode != 0
     assert "pair(s) beyond nlm_slo" in failing.stdout
     assert "n1 -> n3 ipv4 %s: avg " % lab.node("n3").gateway_ipv4 in failing.stdout
+    assert "n3 -> n1 ipv4 %s: avg " % lab.node("n1").gateway_ipv4 in failing.stdout
     assert "n1 -> n2 ipv4 %s: loss 100.0%% > 0.0%%, avg unknown (no reply) > 10 ms; blocked there" \
         % lab.node("n2").gateway_ipv4 in failing.stdout
     # the reports are written before the gate fails
     assert (tmp_path / "fail" / "latency.txt").exists()
-    # n1 and n3 alone over IPv4, on the 20 ms link: beyond 10 ms, within 30 ms
+    # n1 and n3 alone over IPv4, on the 20 ms link: beyond 10 ms (the run above), within 30 ms
     pair_only = ["-l", "n1,n3"]
-    slow = run_ansible(["playbooks/probe.yml", *pair_only, "-e", json.dumps({
-        "nlm_ip_versions": ["ipv4"], "nlm_slo": {"max_avg_rtt_ms": 10}})], faulty, program="ansible-playbook")
-    assert slow.returncode != 0 and "2 pair(s) beyond nlm_slo" in slow.stdout, slow.stdout[-3000:]
     within = run_ansible(["playbooks/probe.yml", *pair_only, "-e", json.dumps({
         "nlm_ip_versions": ["ipv4"], "nlm_slo": {"max_loss": 0, "max_avg_rtt_ms": 30}})], faulty,
         program="ansible-playbook")
