@@ -75,6 +75,16 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _save(results: dict, output: Path, started: datetime.datetime) -> None:
+    """results.json and its dated copy, each replaced whole (a reader never sees half a file)."""
+    output.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2) + "\n"
+    for name in ("results.json", "results-%s.json" % started.strftime("%Y%m%dT%H%M%SZ")):
+        partial = output / (name + ".partial")
+        partial.write_text(text)
+        os.replace(partial, output / name)
+
+
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and one repeat: checks that everything runs")
@@ -102,7 +112,9 @@ def main(argv=None) -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {"command": ["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)],
                "started": started.isoformat(), "smoke": options.smoke, "repeats": options.repeats,
-               "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "rows": [], "errors": {}, "suite_seconds": {}}
+               "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "rows": [], "errors": {}, "suite_seconds": {},
+               # null until the run ends: a file where it is null holds a run cut short
+               "finished": None}
     interrupted = False
     for name in options.only or BENCHMARKS:
         print("benchmarks: %s ..." % name, file=sys.stderr, flush=True)
@@ -111,6 +123,8 @@ def main(argv=None) -> int:
             # one row at a time: a suite that yields its rows as it goes keeps them when interrupted
             for row in BENCHMARKS[name](options.repeats, options.smoke):
                 results["rows"].append(dict(row.as_dict(), suite=name))
+                # on disk at once: a run that is killed outright keeps the rows it measured
+                _save(results, options.output, started)
         except KeyboardInterrupt:
             # The labs are down by now (their finally blocks ran); what was measured is kept.
             stop_children()
@@ -124,10 +138,7 @@ def main(argv=None) -> int:
             results["suite_seconds"][name] = round(time.monotonic() - suite_started, 1)
     results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
     results["load_average_at_end"] = os.getloadavg()
-    options.output.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results, indent=2) + "\n"
-    (options.output / "results.json").write_text(text)
-    (options.output / ("results-%s.json" % started.strftime("%Y%m%dT%H%M%SZ"))).write_text(text)
+    _save(results, options.output, started)
     print(table(results["rows"]))
     for name, error in results["errors"].items():
         print("benchmarks: %s failed: %s" % (name, error), file=sys.stderr)
