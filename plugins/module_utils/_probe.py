@@ -62,18 +62,10 @@ class Prober:
         )
 
     def _send_round(self, sequence):
-        ledger = self.ledger
         for family, addresses in self._by_family.items():
             family_socket = self._sockets[family]
             packet = build_echo_request(family, family_socket.identifier, sequence, self._payload)
-            send = family_socket.send
-            sent = ledger.sent
-            for address in addresses:
-                send_ns, send_mono_ns, error = send(packet, address)
-                if error:
-                    ledger.send_failed(address, send_ns, error)
-                else:
-                    sent(address, sequence, send_ns, send_mono_ns)
+            family_socket.send_round(packet, addresses, sequence, self.ledger)
 
     def run(self, keep_rtts=True):
         """Probe every address; returns the ledger's results (compact without keep_rtts)."""

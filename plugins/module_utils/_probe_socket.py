@@ -178,16 +178,22 @@ class FamilySocket:
     def set_payload_size(self, payload_size):
         self._receive_bytes = max(2048, payload_size + 1024)
 
-    def send(self, packet, address):
-        """Send to address; returns the CLOCK_REALTIME and CLOCK_MONOTONIC nanoseconds read
-        right before sendto, and the error text or None."""
-        send_mono_ns = _monotonic_ns()
-        send_ns = _time_ns()
-        try:
-            self._sendto(packet, (address, 0))
-        except OSError as err:
-            return send_ns, send_mono_ns, err.strerror or str(err)
-        return send_ns, send_mono_ns, None
+    def send_round(self, packet, addresses, sequence, ledger):
+        """Send packet to every address and enter each request in the ledger, stamped on
+        CLOCK_REALTIME and CLOCK_MONOTONIC right before its sendto; a send the kernel
+        refuses is entered as failed, with its reason. One call per round, not per
+        request: this runs for every echo."""
+        sendto = self._sendto
+        sent = ledger.sent
+        for address in addresses:
+            send_mono_ns = _monotonic_ns()
+            send_ns = _time_ns()
+            try:
+                sendto(packet, (address, 0))
+            except OSError as err:
+                ledger.send_failed(address, send_ns, err.strerror or str(err))
+            else:
+                sent(address, sequence, send_ns, send_mono_ns)
 
     def drain(self, ledger):
         """Read everything queued on the socket into the ledger."""

@@ -7,16 +7,19 @@ needs no parsing per packet)."""
 
 from __future__ import annotations
 
+import functools
 import socket
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_address(text):
     """(family, canonical text) of an IP address literal; ValueError with a reason otherwise.
 
     Canonical is the kernel's own spelling (inet_ntop), the one recvmsg reports
-    the sources of replies in, so that matching needs no parsing per packet.
+    the sources of replies in, so that matching needs no parsing per packet. Kept per
+    text: the agent parses the same peers' addresses every cycle.
     """
     if "%" in text:
         raise ValueError("zone index in %r is not supported; give the address without it and set interface" % text)

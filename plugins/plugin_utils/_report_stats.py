@@ -174,6 +174,16 @@ _FACT_FIGURES = tuple(fact_key for _key, fact_key in _FIGURES)
 _MILLION = float(_NS_PER_MS)
 
 
+@functools.lru_cache(maxsize=4096)
+def _own_verdict(family, sent, received, error, source, target):
+    """(verdict, reason) of a pair seen from its own end only, as the agent sees it: no
+    peer's firewall, and no node's result but its own. Kept across cycles: a peer's
+    outcome is nearly always the one of the cycle before."""
+    verdict = pair_verdict({"family": family, "sent": sent, "received": received, "error": error,
+                            "source": source, "target": target}, None, [], False)
+    return verdict["verdict"], verdict["reason"]
+
+
 def _document_target(raw, ended, source, target):
     """_target_stats of the pair _pair makes of ``raw``, a target of the agent's own fact,
     in one step: the agent makes this for every target every cycle."""
@@ -198,9 +208,7 @@ def _document_target(raw, ended, source, target):
         last = get("last_rtt_ms")
         if last is not None:
             last = round(float(last) * _MILLION)
-    # the agent sees its own end only: no peer's firewall, and no node's result but its own
-    verdict = pair_verdict({"family": family, "sent": sent, "received": received, "error": error,
-                            "source": source, "target": target}, None, [], False)
+    verdict, reason = _own_verdict(family, sent, received, error, source, target)
     stats = {
         "targetIP": str(raw["address"]),
         "lastSendTime": _stamp(get("last_send_time"), sent, ended),
@@ -209,8 +217,8 @@ def _document_target(raw, ended, source, target):
         "lastMeasuredRTTNanoseconds": last,
         "family": family if family is None else str(family),
         "status": pair_status(sent, received, error),
-        "verdict": verdict["verdict"],
-        "verdictReason": verdict["reason"],
+        "verdict": verdict,
+        "verdictReason": reason,
         "sent": sent,
         "received": received,
         "lossRatio": float(raw["loss"]),

@@ -266,6 +266,30 @@ def test_the_service_cycles_on_its_interval_and_writes_its_files_whole(tmp_path)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".nlm-agent-")] == []
 
 
+def test_the_collector_stays_out_of_the_cycles_and_still_collects_what_leaks():
+    import gc
+    from ansible_collections.nodelatency.monitor.plugins.module_utils import _agent_service
+    before = gc.get_threshold()
+    try:
+        _agent_service.settle_collector()
+        assert gc.get_threshold() == (_agent_service.COLLECTOR_THRESHOLD,) + before[1:]
+        assert gc.get_freeze_count() > 0
+        # a cycle's worth of containers that live until its end: no collection runs
+        collections = sum(generation["collections"] for generation in gc.get_stats())
+        cycle = [{"address": "198.18.0.%d" % number, "rtts": {0: number}} for number in range(240) for _copy in range(10)]
+        assert sum(generation["collections"] for generation in gc.get_stats()) == collections
+        del cycle
+        # garbage that only the collector frees is still freed, once enough of it piles up
+        for _number in range(_agent_service.COLLECTOR_THRESHOLD + 1000):
+            loop = []
+            loop.append(loop)
+        del loop
+        assert sum(generation["collections"] for generation in gc.get_stats()) > collections
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
 def test_a_malformed_reload_keeps_the_previous_peers_and_a_good_one_replaces_them(tmp_path, capsys):
     measure = FakeMeasure()
     agent, peers, _clock = service(tmp_path, peers_file(), measure)

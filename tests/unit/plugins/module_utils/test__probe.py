@@ -199,6 +199,40 @@ def test_send_failure_counts_as_sent_and_lost():
     assert ledger.outstanding == 0
 
 
+class RecordingSocket:
+    """Stands in for the kernel's socket under a FamilySocket: keeps what was sent, refuses some addresses."""
+
+    def __init__(self, refuse=()):
+        self.sent = []
+        self.refuse = set(refuse)
+
+    def sendto(self, packet, destination):
+        if destination[0] in self.refuse:
+            raise PermissionError(1, "Operation not permitted")
+        self.sent.append((packet, destination))
+        return len(packet)
+
+
+def test_a_round_sends_the_packet_to_every_address_and_enters_each_request_stamped_before_its_send(monkeypatch):
+    ticks = iter(range(1, 100))
+    monkeypatch.setattr(_probe_socket, "_monotonic_ns", lambda: next(ticks))
+    monkeypatch.setattr(_probe_socket, "_time_ns", lambda: T0 + next(ticks))
+    family_socket = object.__new__(_probe_socket.FamilySocket)
+    kernel = RecordingSocket(refuse={OTHER})
+    family_socket._sendto = kernel.sendto
+    ledger = _probe_ledger.Ledger([PEER, OTHER], IDENTIFIERS, NONCE, TIMEOUT_NS)
+    family_socket.send_round(b"packet", [PEER, OTHER], 7, ledger)
+    assert kernel.sent == [(b"packet", (PEER, 0))]
+    # the monotonic stamp is the RTT's start, the wall clock's the request's time stamp
+    assert ledger._pending == {(PEER, 7): 1}
+    assert ledger.outstanding == 1
+    results = ledger.results()
+    assert (results[PEER]["sent"], results[PEER]["error"]) == (1, None)
+    assert results[PEER]["last_send_time"] == _probe_ledger.rfc3339(T0 + 2)
+    assert (results[OTHER]["sent"], results[OTHER]["loss"]) == (1, 1.0)
+    assert results[OTHER]["error"] == "send failed: Operation not permitted"
+
+
 @pytest.mark.parametrize("text, expected", [
     ("198.18.0.1", (4, "198.18.0.1")),
     ("2001:DB8:0:0::1", (6, "2001:db8::1")),
@@ -271,15 +305,17 @@ class EchoingSocket:
     def set_payload_size(self, payload_size):
         self.payload_size = payload_size
 
-    def send(self, packet, address):
-        send_ns = T0 + len(self.sent) * 1000
-        self.sent.append((packet, address))
-        if address in self.refuse:
-            return send_ns, send_ns, "Operation not permitted"
-        if address not in self.silent:
-            self._queue.append((address, packet, send_ns + self.rtt_ns))
-            self._writer.send(b"!")
-        return send_ns, send_ns, None
+    def send_round(self, packet, addresses, sequence, ledger):
+        for address in addresses:
+            send_ns = T0 + len(self.sent) * 1000
+            self.sent.append((packet, address))
+            if address in self.refuse:
+                ledger.send_failed(address, send_ns, "Operation not permitted")
+                continue
+            if address not in self.silent:
+                self._queue.append((address, packet, send_ns + self.rtt_ns))
+                self._writer.send(b"!")
+            ledger.sent(address, sequence, send_ns, send_ns)
 
     def drain(self, ledger):
         try:

@@ -65,6 +65,24 @@ def test_nanoseconds_survive_in_milliseconds():
     assert stats.rtts_ms([1, 48_123, 50_000_001]) == [0.000001, 0.048123, 50.000001]
 
 
+@pytest.mark.parametrize("nanoseconds", [
+    0.0, 0.4, 0.5, 1.5, 2.5, 48_123.0, 48_123.333333333336, 48_123.5, 48_124.5, 48_123.499999999, 48_123.500000001,
+    123_456_789.25, 123_456_789.5, 2.0 ** 52 + 1, 1e17 + 0.5])
+def test_milliseconds_to_the_nanosecond_are_what_round_gives(nanoseconds):
+    # on a half the decimal rounding of the float in milliseconds decides, and only round() knows it
+    assert repr(stats._ms(nanoseconds)) == repr(round(nanoseconds / MS, 6))
+
+
+def test_milliseconds_to_the_nanosecond_are_what_round_gives_for_any_sample():
+    import random
+    chosen = random.Random(16)
+    for _sample in range(20_000):
+        rtts = [chosen.randint(0, chosen.choice([10, 10 ** 5, 10 ** 9])) for _rtt in range(chosen.choice([2, 3, 4, 5]))]
+        mean = sum(rtts) / len(rtts)
+        for figure in (mean, (rtts[0] + rtts[1]) / 2, abs(rtts[1] - rtts[0]) / 3):
+            assert repr(stats._ms(figure)) == repr(round(figure / MS, 6)), figure
+
+
 @pytest.mark.parametrize("sent, received, loss", [(3, 3, 0.0), (3, 0, 1.0), (3, 2, 0.333333), (0, 0, 1.0)])
 def test_loss_ratio(sent, received, loss):
     assert stats.loss_ratio(sent, received) == loss
