@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import pwd
 import socket
 from collections import namedtuple
 
@@ -217,6 +218,28 @@ class FirewallProbe(object):
             return {"running": False, "error": str(error)}
 
 
+# --- the nlm agent ----------------------------------------------------------------
+
+# Where the nlm role installs the nlm agent (roles/nlm/vars/main.yml): the role learns
+# from these facts whether there is an agent to take away, without a look of its own.
+AGENT_UNIT = "/etc/systemd/system/nlm-agent.service"
+AGENT_DIR = "/opt/nodelatency-monitor/agent"
+AGENT_USER = "nlm-agent"
+
+
+def agent_report(unit=AGENT_UNIT, directory=AGENT_DIR, user=AGENT_USER):
+    """Which parts of the nlm agent are on the node; ``installed`` when any is, even a
+    part an interrupted install or removal left behind."""
+    try:
+        pwd.getpwnam(user)
+        has_user = True
+    except KeyError:
+        has_user = False
+    report = {"unit": os.path.lexists(unit), "code": os.path.lexists(directory), "user": has_user}
+    report["installed"] = any(report.values())
+    return report
+
+
 def gather(module, ipr_class):
     """The ``nlm`` facts; ``ipr_class`` is pyroute2's IPRoute."""
     params = module.params
@@ -239,4 +262,5 @@ def gather(module, ipr_class):
         "transport_interface": transport,
         "firewall": FirewallProbe(module).report(sorted(interface.name for interface in interfaces
                                                         if interface.name != "lo")),
+        "agent": agent_report(),
     }

@@ -171,6 +171,14 @@ ansible_facts:
               returned: when firewalld runs
               sample: {"running": true, "version": "1.3.3", "backend": "nftables", "default_zone": "public",
                        "interfaces": {"antrea-gw0": {"zone": "public", "bound": false}}}
+        agent:
+          description:
+            - Which parts of the nlm agent (the C(nlm_monitor) option of the nodelatency.monitor.nlm role) are on the
+              node - its systemd C(unit) (C(/etc/systemd/system/nlm-agent.service)), its C(code)
+              (C(/opt/nodelatency-monitor/agent)) and its C(user) (C(nlm-agent)) - and whether any is
+              (C(installed)), which is what the role reads to know whether there is an agent to remove.
+          type: dict
+          sample: {"unit": false, "code": false, "user": false, "installed": false}
 """
 
 import traceback

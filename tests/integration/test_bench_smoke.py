@@ -31,8 +31,10 @@ def bench_namespaces() -> set[str]:
 
 
 # two runs side by side, each suite in one of them: a smoke run measures nothing worth
-# keeping, and the suites' labs have names of their own
-HALVES = (("rules", "scale", "machines", "firewalld"), ("mesh", "agent", "accuracy", "verdicts"))
+# keeping, and the suites' labs have names of their own. The halves take about as long
+# (2026-12-02: rules 33 s, firewalld 31 s, agent 13 s and the rest 4 s; verdicts 50 s,
+# mesh 27 s, accuracy 6 s).
+HALVES = (("rules", "scale", "machines", "firewalld", "agent"), ("mesh", "accuracy", "verdicts"))
 
 
 def test_smoke_run_fills_every_row_and_leaves_no_namespace(tmp_path):

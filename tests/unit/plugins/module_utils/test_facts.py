@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import ipaddress
 import os
+import pathlib
 
 import pytest
 
+from ansible_collections.nodelatency.monitor.plugins.module_utils import _facts
 from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import (
     Interface,
+    agent_report,
     firewalld_running,
     holds_rules,
     input_problems,
@@ -166,3 +169,26 @@ def test_a_firewalld_that_does_not_answer_is_reported_not_raised():
     probe._module = FirewalldBus(failure="Failed to connect to bus: No such file or directory")
     report = probe.firewalld(["eth0"])
     assert report["running"] is False and "does not answer on the system D-Bus" in report["error"]
+
+
+def test_the_agent_is_installed_when_any_of_its_parts_is_there(tmp_path):
+    unit, directory = tmp_path / "nlm-agent.service", tmp_path / "agent"
+    nobody = "nlm-no-such-user-here"
+    nothing = {"unit": False, "code": False, "user": False, "installed": False}
+    assert agent_report(str(unit), str(directory), nobody) == nothing
+    directory.mkdir()
+    assert agent_report(str(unit), str(directory), nobody) == dict(nothing, code=True, installed=True)
+    # a unit left as a dangling link still counts: the removal must take it
+    unit.symlink_to(tmp_path / "gone")
+    assert agent_report(str(unit), str(tmp_path / "none"), nobody)["unit"] is True
+    assert agent_report(str(tmp_path / "none"), str(tmp_path / "none"), "root") == {
+        "unit": False, "code": False, "user": True, "installed": True}
+
+
+def test_the_agent_paths_are_the_roles():
+    """The role installs the agent where nlm_facts looks for it."""
+    import yaml
+    role_vars = yaml.safe_load((pathlib.Path(__file__).resolve().parents[4] / "roles" / "nlm" / "vars" / "main.yml")
+                               .read_text())
+    assert (role_vars["__nlm_agent_unit"], role_vars["__nlm_agent_dir"], role_vars["__nlm_agent_user"]) == (
+        _facts.AGENT_UNIT, _facts.AGENT_DIR, _facts.AGENT_USER)
