@@ -73,9 +73,21 @@ def run_timed(argv: list[str], exit_codes=(0,)) -> Timed:
     """Run argv to the end; another exit code raises with the end of its output, since such a run's time means nothing."""
     run = Timed(argv).finish(timeout=ANSIBLE_TIMEOUT)
     if run.returncode not in exit_codes:
-        raise RuntimeError("%s failed with exit code %d:\n%s\n%s"
-                           % (" ".join(argv), run.returncode, run.stdout[-3000:], run.stderr[-3000:]))
+        raise RuntimeError("%s failed with exit code %d:\n%s%s\n%s"
+                           % (" ".join(argv), run.returncode, failed_hosts(run.stdout), run.stdout[-3000:],
+                              run.stderr[-3000:]))
     return run
+
+
+# the start of a host's result that did not succeed, in either of Ansible's output forms
+FAILED_RESULT = re.compile(r"^(?:fatal: \[[^\]]+\]|\S+ \| (?:FAILED|UNREACHABLE)!).*$", re.MULTILINE)
+
+
+def failed_hosts(stdout: str, limit: int = 5, length: int = 1500) -> str:
+    """The first ``limit`` failed or unreachable hosts' results: with hundreds of hosts the end of
+    the output holds the ones that succeeded."""
+    starts = [match.start() for match in FAILED_RESULT.finditer(stdout)]
+    return "".join("%s\n...\n" % stdout[start:start + length] for start in starts[:limit])
 
 
 def recap(stdout: str) -> dict[str, dict[str, int]]:
