@@ -19,6 +19,7 @@ import select
 import time
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_ledger import (
+    FAMILY_NAMES,
     NONCE_LENGTH,
     Ledger,
     new_record,
@@ -32,9 +33,6 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_targets
     canonical_address,
     parse_targets,
 )
-
-
-_FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
 
 
 class Prober:
@@ -108,11 +106,10 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
             try:
                 family, address = canonical_address(text)
             except ValueError as err:
-                target = {"address": text, "family": None}
-                target.update(summarize(new_record("bad address: %s" % err), keep_rtts))
-                peer_targets.append(target)
+                peer_targets.append(summarize(new_record("bad address: %s" % err), keep_rtts, text))
                 continue
-            peer_targets.append({"address": address, "family": _FAMILY_NAMES[family]})
+            # the address stands for its result until the run has it
+            peer_targets.append(address)
             addresses[address] = family
         peers.append({"name": peer_name, "targets": peer_targets})
 
@@ -130,12 +127,17 @@ def measure(name, targets, count, interval, timeout, payload_size, privileged="a
                 family_socket.close()
         for address, family in addresses.items():
             if family in unavailable:
-                results[address] = summarize(new_record(unavailable[family]), keep_rtts)
+                results[address] = summarize(new_record(unavailable[family]), keep_rtts, address, FAMILY_NAMES[family])
 
+    # each address's result in its place: the result itself, or a copy where a peer
+    # before took it (a dict per target, not a merge into one: this runs every cycle)
+    placed = set()
     for peer in peers:
-        for target in peer["targets"]:
-            if target["family"] is not None:
-                target.update(results[target["address"]])
+        peer_targets = peer["targets"]
+        for index, target in enumerate(peer_targets):
+            if isinstance(target, str):
+                peer_targets[index] = dict(results[target]) if target in placed else results[target]
+                placed.add(target)
     used = set(family_socket.privileged for family_socket in sockets.values())
     return {
         "source": name,

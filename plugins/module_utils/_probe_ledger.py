@@ -17,10 +17,12 @@ from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_stats i
     rtt_figures,
     rtts_ms,
 )
+from ansible_collections.nodelatency.monitor.plugins.module_utils._probe_targets import address_family
 
 
 NONCE_LENGTH = 8
 MAX_SEQUENCE = 0xFFFF
+FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
 
 
 class Ledger:
@@ -121,9 +123,10 @@ class Ledger:
         return "error"
 
     def results(self, keep_rtts=True):
-        """{address: result} in the nlm_latency target shape (without address and family);
-        without keep_rtts the compact one (see summarize)."""
-        return dict((address, summarize(record, keep_rtts)) for address, record in self._targets.items())
+        """{address: result}, each a target of the nlm_latency fact (address and family
+        included); without keep_rtts the compact one (see summarize)."""
+        return dict((address, summarize(record, keep_rtts, address, FAMILY_NAMES[address_family(address)]))
+                    for address, record in self._targets.items())
 
 
 def new_record(error=None):
@@ -131,16 +134,19 @@ def new_record(error=None):
             "last_send_ns": None, "last_recv_ns": None, "error": error}
 
 
-def summarize(record, keep_rtts=True):
-    """A target's result. With keep_rtts every RTT and the last send and receive times
-    as well; without, only figures whose number does not grow with the count, so that an
-    inventory-wide result stays small."""
+def summarize(record, keep_rtts=True, address=None, family=None):
+    """A target's result, as the nlm_latency fact holds it: its address and family (ipv4,
+    ipv6, or None for what is not an address) first. With keep_rtts every RTT and the
+    last send and receive times as well; without, only figures whose number does not grow
+    with the count, so that an inventory-wide result stays small."""
     by_sequence = record["rtts"]
     rtts = [by_sequence[sequence] for sequence in sorted(by_sequence)]
     sent = record["sent"]
     # one dict, the summary's figures written in place: this runs for every target every cycle
     minimum, average, maximum, median, stddev, jitter, p50, p95, p99 = rtt_figures(rtts)
     summary = {
+        "address": address,
+        "family": family,
         "sent": sent,
         "received": len(rtts),
         "loss": loss_ratio(sent, len(rtts)),

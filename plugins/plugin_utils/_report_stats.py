@@ -172,6 +172,9 @@ _FIGURES = (("minRTTNanoseconds", "min_rtt_ms"), ("avgRTTNanoseconds", "avg_rtt_
 
 _FACT_FIGURES = tuple(fact_key for _key, fact_key in _FIGURES)
 _MILLION = float(_NS_PER_MS)
+# round() of what _MILLION.__mul__ gives (a float, for an int or a float), without the
+# special-method look-up round() makes for every value
+_WHOLE = float.__round__
 
 
 @functools.lru_cache(maxsize=4096)
@@ -190,12 +193,15 @@ def _document_target(raw, ended, source, target):
     get = raw.get
     # milliseconds to nanoseconds through map(), without bytecode per figure; the figures
     # a sample is too small for (the higher percentiles, jitter of one reply) are None
-    # and come last, so that most go through map() all the same
-    rtts = list(map(round, map(_MILLION.__mul__, get("rtts_ms") or ())))
+    # and come last, so that the others go through map() and the rest, as a rule all
+    # None, stays as it is
+    rtts = list(map(_WHOLE, map(_MILLION.__mul__, get("rtts_ms") or ())))
     figures = list(map(get, _FACT_FIGURES))
     given = figures.index(None) if None in figures else len(figures)
-    figures = list(map(round, map(_MILLION.__mul__, figures[:given]))) + [
-        None if value is None else round(value * _MILLION) for value in figures[given:]]
+    rest = figures[given:]
+    if rest.count(None) != len(rest):
+        rest = [None if value is None else round(value * _MILLION) for value in rest]
+    figures = list(map(_WHOLE, map(_MILLION.__mul__, figures[:given]))) + rest
     minimum, average, maximum, median, stddev, jitter, p50, p95, p99 = figures
     sent = int(raw["sent"])
     received = int(raw["received"])

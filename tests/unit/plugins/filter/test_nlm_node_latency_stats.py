@@ -200,3 +200,19 @@ def test_the_agents_document_of_a_compact_result_is_the_reports_item(dual_stack_
     from ansible_collections.nodelatency.monitor.tests.unit.fixtures.reports.synthetic import compact
     for fact in [compact(real_fact)] + [compact(fact) for fact in dual_stack_facts[:3]]:
         assert json.dumps(node_latency_document(fact)) == json.dumps(nlm_node_latency_stats(fact)["items"][0])
+
+
+def test_the_agents_document_converts_any_figure_as_the_report_does(real_fact):
+    import copy
+    from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_stats import node_latency_document
+    fact = copy.deepcopy(real_fact)
+    target = fact["peers"][0]["targets"][0]
+    # a missing figure before given ones, whole milliseconds as ints, and a half nanosecond
+    target.update({"jitter_ms": None, "p50_rtt_ms": 0.05, "p95_rtt_ms": 0.0000005, "max_rtt_ms": 2,
+                   "rtts_ms": [1, 0.0000015, 2]})
+    document = node_latency_document(fact)
+    assert json.dumps(document) == json.dumps(nlm_node_latency_stats(fact)["items"][0])
+    (converted,) = [stats for peer in document["peerNodeLatencyStats"] for stats in peer["targetIPLatencyStats"]
+                    if stats["targetIP"] == target["address"]]
+    assert (converted["jitterNanoseconds"], converted["p50RTTNanoseconds"], converted["p95RTTNanoseconds"]) == (None, 50000, 0)
+    assert (converted["maxRTTNanoseconds"], converted["rttsNanoseconds"]) == (2000000, [1000000, 2, 2000000])

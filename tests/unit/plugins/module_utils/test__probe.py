@@ -492,13 +492,25 @@ def test_compact_results_keep_the_statistics_and_the_last_rtt_without_rtts_and_t
     assert ledger.reply(4, PEER, reply(sequence=1), T0 + 200_000_000 + 75_000) == "matched"
     assert ledger.reply(4, PEER, reply(sequence=0), T0 + 200_000_000 + 90_000) == "matched"
     full, compact = ledger.results()[PEER], ledger.results(keep_rtts=False)[PEER]
-    assert set(full) == COMPACT_KEYS | PER_REQUEST_KEYS
-    assert set(compact) == COMPACT_KEYS
+    assert set(full) == COMPACT_KEYS | PER_REQUEST_KEYS | {"address", "family"}
+    assert set(compact) == COMPACT_KEYS | {"address", "family"}
+    assert (full["address"], full["family"]) == (compact["address"], compact["family"]) == (PEER, "ipv4")
     assert full["rtts_ms"] == [200.09, 0.075]
     assert full["last_rtt_ms"] == compact["last_rtt_ms"] == 0.075
-    assert dict((key, full[key]) for key in COMPACT_KEYS) == compact
+    assert dict((key, full[key]) for key in COMPACT_KEYS | {"address", "family"}) == compact
     silent = ledger.results(keep_rtts=False)[OTHER]
     assert (silent["sent"], silent["received"], silent["last_rtt_ms"], silent["min_rtt_ms"]) == (2, 0, None, None)
+
+
+def test_peers_sharing_an_address_each_get_their_own_target(monkeypatch):
+    monkeypatch.setattr(_probe, "open_sockets", lambda families, privileged, sources, interface, unavailable:
+                        {4: EchoingSocket(4, 0x1111)})
+    latency = _probe.measure("n1", [{"name": "n2", "address": ["198.18.0.12"]}, {"name": "n3", "address": ["198.18.0.12"]}],
+                             count=2, interval=0.001, timeout=0.5, payload_size=56)
+    (first,), (second,) = [peer["targets"] for peer in latency["peers"]]
+    assert first == second and first is not second
+    assert list(first)[:4] == ["address", "family", "sent", "received"]
+    assert (first["address"], first["family"], first["received"]) == ("198.18.0.12", "ipv4", 2)
 
 
 def test_measure_without_keep_rtts_is_compact_for_every_kind_of_target(monkeypatch):
