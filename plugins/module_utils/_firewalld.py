@@ -19,8 +19,8 @@ What firewalld can express, and so what is written (docs/nlm_icmp_allow.md says 
   interface's rules go without the others'.
 - firewalld makes a new policy part of its runtime only when it reloads. A reload keeps
   interface bindings, ipsets and direct rules but drops every other runtime-only change,
-  so the runtime settings of each zone and policy that differed from the permanent ones
-  are put back after it.
+  so the runtime settings of every zone and policy are read before it and after it, and
+  those it changed are put back.
 - firewalld keeps a backup (``<name>.xml.old``) of a policy file it rewrites or removes;
   when the owned policy goes, its backup goes too, so /etc/firewalld is as it was.
 
@@ -362,27 +362,21 @@ class Daemon(object):
     def set_runtime_policy(self, name, settings):
         self._call(OBJECT, ".policy", "setPolicySettings", "sa{sv}", name, settings)
 
-    def _permanent_object(self, kind, name):
-        method = {"policy": "getPolicyByName", "zone": "getZoneByName"}[kind]
-        return self._call(CONFIG_OBJECT, ".config", method, "s", name,
-                          missing=("INVALID_POLICY", "INVALID_ZONE"))
+    def _permanent_policy_object(self, name):
+        return self._call(CONFIG_OBJECT, ".config", "getPolicyByName", "s", name, missing=("INVALID_POLICY",))
 
     def permanent_policy(self, name):
-        path = self._permanent_object("policy", name)
+        path = self._permanent_policy_object(name)
         return None if path is None else self._call(path, ".config.policy", "getSettings")
-
-    def permanent_zone(self, name):
-        path = self._permanent_object("zone", name)
-        return None if path is None else self._call(path, ".config.zone", "getSettings2")
 
     def add_permanent_policy(self, name, settings):
         self._call(CONFIG_OBJECT, ".config", "addPolicy", "sa{sv}", name, settings)
 
     def update_permanent_policy(self, name, settings):
-        self._call(self._permanent_object("policy", name), ".config.policy", "update", "a{sv}", settings)
+        self._call(self._permanent_policy_object(name), ".config.policy", "update", "a{sv}", settings)
 
     def remove_permanent_policy(self, name):
-        self._call(self._permanent_object("policy", name), ".config.policy", "remove")
+        self._call(self._permanent_policy_object(name), ".config.policy", "remove")
 
     def reload(self):
         self._call(OBJECT, "", "reload")
@@ -472,36 +466,49 @@ def plain_settings(typed):
     return None if typed is None else {key: plain(item) for key, item in typed.items()}
 
 
-def reload_keeping_runtime(daemon, owned=tuple(POLICIES.values())):
-    """Reload firewalld, then put back the runtime-only settings of every zone and policy
-    but the owned ones: a reload makes the runtime the permanent configuration again."""
-    objects = [("zone", name) for name in daemon.zones()]
-    objects += [("policy", name) for name in daemon.policies() if name not in owned]
-    readers = {"zone": (daemon.runtime_zone, daemon.permanent_zone, daemon.set_runtime_zone, ZONE_RUNTIME_KEYS),
-               "policy": (daemon.runtime_policy, daemon.permanent_policy, daemon.set_runtime_policy,
-                          POLICY_RUNTIME_KEYS)}
-
+def _runtime_settings(daemon, objects):
+    """The typed runtime settings of each (kind, name) in ``objects``, read side by side:
+    a call is a busctl process and a round trip into firewalld."""
     def read(item):
         kind, name = item
-        return readers[kind][0](name), readers[kind][1](name)
-    # a call is a busctl process and a round trip into firewalld: side by side, a dozen
-    # zones and policies take a fraction of the time
+        return daemon.runtime_zone(name) if kind == "zone" else daemon.runtime_policy(name)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        settings = list(pool.map(read, objects))
-    kept = []
-    for (kind, name), (runtime, permanent) in zip(objects, settings):
-        keys = readers[kind][3]
-        if _comparable(plain_settings(runtime), keys) != _comparable(plain_settings(permanent), keys):
-            kept.append((readers[kind][2], name, runtime, keys))
+        return list(pool.map(read, objects))
+
+
+def runtime_snapshot(daemon, owned=tuple(POLICIES.values())):
+    """(objects, their typed runtime settings): every zone and every policy but the owned
+    ones, as a reload would leave them to be compared with."""
+    def listing(reader):
+        return reader()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        zones, policies = pool.map(listing, (daemon.zones, daemon.policies))
+    objects = [("zone", name) for name in zones] + [("policy", name) for name in policies if name not in owned]
+    return objects, _runtime_settings(daemon, objects)
+
+
+def reload_keeping_runtime(daemon, snapshot=None, owned=tuple(POLICIES.values())):
+    """Reload firewalld, then put back what the reload took from the runtime of every zone
+    and policy but the owned ones: a reload makes the runtime the permanent configuration
+    again. Their runtime settings are read before (``snapshot``, from runtime_snapshot,
+    which may have been read while the permanent configuration was written) and after it,
+    and each one's that differ are set back to what they were; returns their names."""
+    objects, before = snapshot if snapshot is not None else runtime_snapshot(daemon, owned)
     daemon.reload()
-    for setter, name, runtime, keys in kept:
-        part = runtime_part(typed_settings(runtime), keys)
+    after = _runtime_settings(daemon, objects)
+    kept = []
+    for (kind, name), was, now in zip(objects, before, after):
+        keys = ZONE_RUNTIME_KEYS if kind == "zone" else POLICY_RUNTIME_KEYS
+        if _comparable(plain_settings(was), keys) == _comparable(plain_settings(now), keys):
+            continue
+        part = runtime_part(typed_settings(was), keys)
         # a runtime set compares each list with what the object has: the missing ones empty
         for key in keys:
             if key not in part:
                 part[key] = Typed(_EMPTY_SIGNATURES.get(key, "as"), False if _EMPTY_SIGNATURES.get(key) == "b" else [])
-        setter(name, part)
-    return [name for _setter, name, _runtime, _keys in kept]
+        (daemon.set_runtime_zone if kind == "zone" else daemon.set_runtime_policy)(name, part)
+        kept.append(name)
+    return kept
 
 
 def remove_own_backup(name, comment, directory=POLICY_DIRECTORY):

@@ -22,6 +22,7 @@ import socket
 import stat
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils import _firewalld, _path
@@ -780,15 +781,20 @@ class FirewalldIcmpAllow(object):
                     runtime_changes.append((name, want))
             kept = []
             if not self.module.check_mode:
-                for name, before, want in permanent_changes:
-                    if want is None:
-                        daemon.remove_permanent_policy(name)
-                    elif before is None:
-                        daemon.add_permanent_policy(name, _firewalld.owned_policy_arguments(want))
-                    else:
-                        daemon.update_permanent_policy(name, _firewalld.owned_policy_arguments(want))
+                # what the reload must keep is read while the permanent configuration is
+                # written: the writes touch only the owned policies, which it leaves out
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    snapshot = pool.submit(_firewalld.runtime_snapshot, daemon) if reload else None
+                    for name, before, want in permanent_changes:
+                        if want is None:
+                            daemon.remove_permanent_policy(name)
+                        elif before is None:
+                            daemon.add_permanent_policy(name, _firewalld.owned_policy_arguments(want))
+                        else:
+                            daemon.update_permanent_policy(name, _firewalld.owned_policy_arguments(want))
+                    snapshot = snapshot.result() if snapshot is not None else None
                 if reload:
-                    kept = _firewalld.reload_keeping_runtime(daemon)
+                    kept = _firewalld.reload_keeping_runtime(daemon, snapshot)
                 else:
                     for name, want in runtime_changes:
                         daemon.set_runtime_policy(name, _firewalld.runtime_part(

@@ -101,8 +101,10 @@ def test_values_in_busctls_notation(signature, value, words):
 class FakeBus:
     """run_command answering busctl as firewalld would, from canned JSON per method."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, after_reload=None):
         self.answers = answers
+        # the answers that change once firewalld has reloaded
+        self.after_reload = after_reload or {}
         self.calls = []
 
     def get_bin_path(self, name):
@@ -112,7 +114,8 @@ class FakeBus:
         assert isinstance(argv, list)
         self.calls.append(argv)
         method = argv[8] if argv[3] == "call" else argv[-1]
-        answer = self.answers.get(method, (0, "", ""))
+        reloaded = any(call[3] == "call" and call[8] == "reload" for call in self.calls[:-1])
+        answer = (self.after_reload if reloaded and method in self.after_reload else self.answers).get(method, (0, "", ""))
         return answer if isinstance(answer, tuple) else (0, json.dumps(answer), "")
 
 
@@ -146,27 +149,46 @@ def test_a_firewalld_that_does_not_answer_or_is_starting_is_refused():
         starting.require_running()
 
 
-def test_a_reload_puts_back_the_runtime_only_settings_of_other_zones_and_policies():
+def test_a_reload_puts_back_what_it_took_from_the_runtime_of_other_zones_and_policies():
     typed_ports = {"type": "a(ss)", "data": [["7777", "tcp"]]}
+    typed_interfaces = {"type": "as", "data": [["eth0"]]}
     bus = FakeBus({
-        "getZones": {"type": "as", "data": [["public"]]},
+        "getZones": {"type": "as", "data": [["public", "trusted"]]},
         "getPolicies": {"type": "as", "data": [["nlm-echo-in", "allow-host-ipv6"]]},
-        "getZoneSettings2": {"type": "a{sv}", "data": [{"ports": typed_ports}]},
-        "getZoneByName": {"type": "o", "data": ["/org/fedoraproject/FirewallD1/config/zone/0"]},
-        "getSettings2": {"type": "a{sv}", "data": [{}]},
+        "getZoneSettings2": {"type": "a{sv}", "data": [{"ports": typed_ports, "interfaces": typed_interfaces}]},
         "getPolicySettings": {"type": "a{sv}", "data": [{}]},
-        "getPolicyByName": {"type": "o", "data": ["/org/fedoraproject/FirewallD1/config/policy/0"]},
-        "getSettings": {"type": "a{sv}", "data": [{}]},
+    }, after_reload={
+        # the reload keeps the interface binding and drops the runtime-only port
+        "getZoneSettings2": {"type": "a{sv}", "data": [{"interfaces": typed_interfaces}]},
     })
     kept = _firewalld.reload_keeping_runtime(_firewalld.Daemon(bus))
-    assert kept == ["public"]
+    assert kept == ["public", "trusted"]
     methods = [argv[8] for argv in bus.calls]
-    assert methods.index("reload") < methods.index("setZoneSettings2")
-    # the owned policy is neither compared nor set back, the unchanged one not set back
+    reload = methods.index("reload")
+    # read before and after the reload, the permanent configuration not at all
+    assert methods[:reload].count("getZoneSettings2") == 2 and methods[reload:].count("getZoneSettings2") == 2
+    assert not {"getZoneByName", "getSettings2", "getPolicyByName", "getSettings"} & set(methods)
+    assert reload < methods.index("setZoneSettings2")
+    # the owned policy is neither read nor set back, the unchanged one not set back
     assert "setPolicySettings" not in methods
     assert not any("nlm-echo-in" in argv for argv in bus.calls)
     zone_set = bus.calls[methods.index("setZoneSettings2")]
     assert zone_set[zone_set.index("ports"):zone_set.index("ports") + 5] == ["ports", "a(ss)", "1", "7777", "tcp"]
+
+
+def test_a_reload_that_changes_nothing_sets_nothing_back():
+    bus = FakeBus({
+        "getZones": {"type": "as", "data": [["public"]]},
+        "getPolicies": {"type": "as", "data": [[]]},
+        "getZoneSettings2": {"type": "a{sv}", "data": [{"interfaces": {"type": "as", "data": [["eth0"]]}}]},
+    })
+    snapshot = _firewalld.runtime_snapshot(_firewalld.Daemon(bus))
+    assert snapshot[0] == [("zone", "public")]
+    assert _firewalld.reload_keeping_runtime(_firewalld.Daemon(bus), snapshot) == []
+    methods = [argv[8] for argv in bus.calls]
+    # the snapshot given is not read again before the reload
+    assert methods.count("getZones") == 1 and methods.index("reload") == methods.index("getZoneSettings2") + 1
+    assert "setZoneSettings2" not in methods
 
 
 def test_only_the_owners_backup_of_its_policy_is_removed(tmp_path):
