@@ -8,6 +8,13 @@ cycle, stands beside fping's CPU for the same targets and count (`fping -C 3 -p 
 the median of as many runs. Its resident memory after those cycles has a goal of its
 own (40 MB).
 
+The agent runs with the interpreter it has on a node: the role's virtual environment
+(nlm_python_venv) is made from the node's own Python, so here a virtual environment of
+the distribution's /usr/bin/python3 (Debian's, as on the machine lab's nodes) with the
+node libraries from the lab's wheels. The same cycles with the interpreter of this
+checkout's .venv (a pyenv build without profile-guided optimisation) are a row of
+information: the interpreter alone moves the figure by about a tenth.
+
 Then the service's cycle runs 1,000 times 0.1 s apart (10 targets, 1 echo each), in
 one process as the agent runs it, and its open file descriptors and resident memory
 at cycle 100 and at the end must be the same (memory within 256 KB, what the
@@ -17,6 +24,7 @@ shows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import statistics
@@ -28,6 +36,8 @@ from pathlib import Path
 from benchmarks import harness
 from benchmarks.probe_common import PYTHON, REPO, Timed, fping_command, in_netns
 from benchmarks.probe_scale import Pair, target_addresses
+
+import nlmmachines  # noqa: E402  (lab/, on the path through harness)
 
 PEERS = 239
 SMOKE_PEERS = 10
@@ -44,6 +54,9 @@ GROWTH_TARGETS = 10
 GROWTH_INTERVAL = 0.1
 MEMORY_SLACK_KB = 256
 AGENT = REPO / "roles" / "nlm" / "files" / "nlm-agent.py"
+NODE_REQUIREMENTS = REPO / "roles" / "nlm" / "files" / "requirements-node.txt"
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+NODE_VENV = REPO / ".cache" / "bench" / "node-venv"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # The service's cycle, as the agent runs it, without its schedule (whose interval is at
 # least 1 s): file descriptors and resident memory at the marked cycles.
@@ -67,6 +80,27 @@ for number in range(1, args["cycles"] + 1):
     time.sleep(max(0.0, args["interval"] - (time.monotonic() - started)))
 print(json.dumps(marks))
 """
+
+
+def node_python() -> str:
+    """The interpreter the agent runs with on a node, as the role sets it up: a virtual
+    environment of the distribution's Python with the node libraries, made once (offline,
+    from the machine lab's wheels). Without a distribution Python, this checkout's."""
+    if not SYSTEM_PYTHON.exists():
+        return PYTHON
+    python = NODE_VENV / "bin" / "python"
+    stamp = NODE_VENV / (".installed-%s" % hashlib.sha256(NODE_REQUIREMENTS.read_bytes()).hexdigest()[:16])
+    if not stamp.exists():
+        wheels = nlmmachines.wheel_directory()
+        for argv in ([str(SYSTEM_PYTHON), "-m", "venv", "--clear", str(NODE_VENV)],
+                     [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
+                      "--find-links", str(wheels), "--requirement", str(NODE_REQUIREMENTS)]):
+            made = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if made.returncode != 0:
+                raise RuntimeError("could not make the node interpreter's virtual environment (%s): %s"
+                                   % (" ".join(argv), made.stderr[-2000:]))
+        stamp.touch()
+    return str(python)
 
 
 def _peers_file(directory: Path, addresses, interval, count, timeout, rules=None) -> Path:
@@ -93,15 +127,16 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS for %d" % pid)
 
 
-def _agent_figures(prober: str, addresses, cycles: int, directory: Path, rules=None) -> dict:
-    """CPU seconds per cycle of the running agent, over ``cycles`` cycles after its first, and its RSS."""
+def _agent_figures(prober: str, addresses, cycles: int, directory: Path, python: str, rules=None) -> dict:
+    """CPU seconds per cycle of the agent running with ``python``, over ``cycles`` cycles after its first,
+    and its RSS."""
     peers = _peers_file(directory, addresses, 1, COUNT, TIMEOUT, rules)
     latest = directory / "latest.json"
     env = dict(os.environ, PYTHONPATH=str(REPO / ".collections"))
     log = open(directory / "agent.log", "w+", encoding="utf-8")
     # the agent runs in the namespace itself: /proc/<pid> is its own process, not ip's
     process = subprocess.Popen(
-        in_netns(prober, [PYTHON, str(AGENT), "--peers", str(peers), "--listen", "127.0.0.1:9469",
+        in_netns(prober, [python, str(AGENT), "--peers", str(peers), "--listen", "127.0.0.1:9469",
                           "--latest", str(latest)]), env=env, stdout=log, stderr=log)
     try:
         def next_cycle(after: float, timeout: float) -> float:
@@ -146,12 +181,12 @@ def _fping_cpu(prober: str, addresses, runs: int) -> float:
     return statistics.median(figures)
 
 
-def _growth(prober: str, addresses, cycles: int, directory: Path) -> list:
+def _growth(prober: str, addresses, cycles: int, directory: Path, python: str) -> list:
     peers = _peers_file(directory, addresses, 1, 1, 0.5)
     first = min(100, cycles // 3)
     args = {"peers": str(peers), "textfile": str(directory / "growth.prom"), "latest": str(directory / "growth.json"),
             "cycles": cycles, "interval": GROWTH_INTERVAL, "marks": [first, cycles]}
-    timed = Timed(in_netns(prober, ["env", "PYTHONPATH=%s" % (REPO / ".collections"), PYTHON, "-c", GROWTH_DRIVER]),
+    timed = Timed(in_netns(prober, ["env", "PYTHONPATH=%s" % (REPO / ".collections"), python, "-c", GROWTH_DRIVER]),
                   stdin_text=json.dumps(args)).finish(timeout=cycles * GROWTH_INTERVAL * 5 + 60)
     if timed.returncode != 0:
         raise RuntimeError("the growth driver failed: %s" % timed.stderr[-3000:])
@@ -168,22 +203,26 @@ def rows(repeats: int, smoke: bool) -> list[harness.Row]:
                      % (size, cycles, min(cycles, 20), growth_cycles, GROWTH_INTERVAL))
     with Pair(addresses) as pair, tempfile.TemporaryDirectory(prefix="nlm-bench-agent-") as temporary:
         directory = Path(temporary)
-        agent = _agent_figures(pair.prober, addresses, cycles, directory)
+        python = node_python()
+        agent = _agent_figures(pair.prober, addresses, cycles, directory, python)
         fping = _fping_cpu(pair.prober, addresses, min(cycles, 20))
+        checkout = _agent_figures(pair.prober, addresses, cycles, directory, PYTHON)
         # as the role runs it: also reading the ruleset each cycle (the prober's is empty)
-        watching = _agent_figures(pair.prober, addresses, min(cycles, 20), directory,
+        watching = _agent_figures(pair.prober, addresses, min(cycles, 20), directory, python,
                                   rules={"interfaces": ["antrea-gw0"]})
-        marks = _growth(pair.prober, addresses[:GROWTH_TARGETS], growth_cycles, directory)
+        marks = _growth(pair.prober, addresses[:GROWTH_TARGETS], growth_cycles, directory, python)
     first, last = marks[0], marks[-1]
     fd_growth = last["fds"] - first["fds"]
     rss_growth = last["rss_kb"] - first["rss_kb"]
-    details = {"peers": size, "cycles": cycles, "agent": agent, "watching": watching, "fping_cpu_per_run": fping,
-               "growth": marks}
+    details = {"peers": size, "cycles": cycles, "python": python, "agent": agent, "checkout_python": PYTHON,
+               "checkout": checkout, "watching": watching, "fping_cpu_per_run": fping, "growth": marks}
     cpu_ratio = agent["cpu_per_cycle"] / fping if fping else None
     return [
         harness.Row("agent: CPU per cycle, %d peers x %d echoes" % (size, COUNT), agent["cpu_per_cycle"], fping, "s",
                     "fping -C %d" % COUNT, "<= %.1fx" % CPU_GOAL, cpu_ratio is not None and cpu_ratio <= CPU_GOAL,
                     details),
+        harness.Row("agent: CPU per cycle, the same with this checkout's Python", checkout["cpu_per_cycle"], fping,
+                    "s", "fping -C %d" % COUNT, "information", None, details),
         harness.Row("agent: CPU per cycle, the same and the rule watch", watching["cpu_per_cycle"], fping, "s",
                     "fping -C %d" % COUNT, "information", None, details),
         harness.Row("agent: resident memory after %d cycles" % cycles, agent["rss_mb"], RSS_GOAL_MB, "MB",
