@@ -13,7 +13,7 @@ The agent runs with the interpreter it has on a node: the role's virtual environ
 the distribution's /usr/bin/python3 (Debian's, as on the machine lab's nodes) with the
 node libraries from the lab's wheels. The same cycles with the interpreter of this
 checkout's .venv (a pyenv build without profile-guided optimisation) are a row of
-information: the interpreter alone moves the figure by about a tenth.
+information: the interpreter alone moved the figure by about a quarter (2026-12-02).
 
 Then the service's cycle runs 1,000 times 0.1 s apart (10 targets, 1 echo each), in
 one process as the agent runs it, and its open file descriptors and resident memory
