@@ -24,9 +24,10 @@ What firewalld can express, and so what is written (docs/nlm_icmp_allow.md says 
 - firewalld keeps a backup (``<name>.xml.old``) of a policy file it rewrites or removes;
   when the owned policy goes, its backup goes too, so /etc/firewalld is as it was.
 
-The calls go through systemd's ``busctl`` (argv lists, JSON answers): it is on every
-node that runs firewalld under systemd, and needs no D-Bus binding in the Python the
-module runs with.
+The calls go over dbus-python's connection to the system bus where the module's Python
+has it (the Python firewalld runs with does): a round trip each. Elsewhere they go
+through systemd's ``busctl`` (argv lists, JSON answers), which is on every node that runs
+firewalld under systemd and needs no D-Bus binding, at the price of a process each.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -253,6 +255,75 @@ def _encode(signature, value, words):
         words.append(str(value))
 
 
+# dbus-python's types of the basic D-Bus types, by signature character
+_DBUS_BASIC = {"b": "Boolean", "y": "Byte", "n": "Int16", "q": "UInt16", "i": "Int32", "u": "UInt32", "x": "Int64",
+               "t": "UInt64", "d": "Double", "s": "String", "o": "ObjectPath", "g": "Signature"}
+_SIGNATURE_OF = dict((name, code) for code, name in _DBUS_BASIC.items())
+
+
+def dbus_value(dbus, signature, value):
+    """``value`` (plain, or Typed inside an ``a{sv}``) as dbus-python's value of the D-Bus
+    type ``signature``: a variant's type is then what busctl would have been told, not
+    dbus-python's guess (an empty list, or ``a(ss)`` from lists of two strings)."""
+    if signature == "a{sv}":
+        items = dbus.Dictionary(signature="sv")
+        for key, item in value.items():
+            if isinstance(item, Typed):
+                item_signature, item_value = item.signature, item.value
+            else:
+                item_signature, item_value = _variant_signature(item), item
+            items[key] = dbus_value(dbus, item_signature, item_value)
+        return items
+    if signature.startswith("a{"):
+        key_signature, value_signature = _split_struct(signature[2:-1])
+        return dbus.Dictionary(((dbus_value(dbus, key_signature, key), dbus_value(dbus, value_signature, item))
+                                for key, item in value.items()), signature=signature[2:-1])
+    if signature.startswith("a"):
+        return dbus.Array([dbus_value(dbus, signature[1:], item) for item in value], signature=signature[1:])
+    if signature.startswith("("):
+        members = _split_struct(signature[1:-1])
+        return dbus.Struct([dbus_value(dbus, member, item) for member, item in zip(members, value)],
+                           signature=signature[1:-1])
+    if signature not in _DBUS_BASIC:
+        raise NlmError("cannot send a value of D-Bus type %s to firewalld" % signature)
+    return getattr(dbus, _DBUS_BASIC[signature])(value)
+
+
+def dbus_signature(value):
+    """The D-Bus signature of a value dbus-python received."""
+    kind = type(value).__name__
+    if kind == "Dictionary":
+        return "a{%s}" % value.signature
+    if kind == "Array":
+        return "a%s" % (value.signature or "s")
+    if kind == "Struct":
+        return "(%s)" % "".join(dbus_signature(member) for member in value)
+    if kind not in _SIGNATURE_OF:
+        raise NlmError("firewalld answered a value of an unexpected D-Bus type: %r" % (value,))
+    return _SIGNATURE_OF[kind]
+
+
+def busctl_form(value, variant=True):
+    """A value dbus-python received, as busctl --json prints it: plain Python, with each
+    variant (where ``variant``) as {"type": its signature, "data": its value}."""
+    if variant and getattr(value, "variant_level", 0) > 0:
+        return {"type": dbus_signature(value), "data": busctl_form(value, variant=False)}
+    kind = type(value).__name__
+    if kind == "Dictionary":
+        return dict((busctl_form(key), busctl_form(item)) for key, item in value.items())
+    if kind in ("Array", "Struct") or isinstance(value, (list, tuple)):
+        return [busctl_form(item) for item in value]
+    if kind == "Boolean":
+        return bool(value)
+    if kind == "Double":
+        return float(value)
+    if kind in ("String", "ObjectPath", "Signature"):
+        return str(value)
+    if kind in _SIGNATURE_OF:
+        return int(value)
+    return value
+
+
 class Typed(object):
     """A settings value with its D-Bus type, for a{sv}."""
 
@@ -282,44 +353,127 @@ def runtime_part(settings, keys):
     return OrderedDict((key, value) for key, value in settings.items() if key in keys)
 
 
-class Daemon(object):
-    """firewalld's D-Bus API, through busctl."""
+class BusError(Exception):
+    """A D-Bus call that failed: firewalld's refusal, or no answer at all; busctl's
+    stderr and exit code where it ran."""
+
+    def __init__(self, message, stderr="", rc=None):
+        super().__init__(message)
+        self.stderr = stderr
+        self.rc = rc
+
+
+class Busctl(object):
+    """firewalld's D-Bus API through systemd's busctl: a process per call, argv lists,
+    JSON answers; for an interpreter that cannot import dbus-python."""
+
+    name = "busctl"
 
     def __init__(self, module):
         self.module = module
         self.busctl = module.get_bin_path("busctl")
         if self.busctl is None:
-            raise NlmError("firewalld runs, but busctl (systemd) is missing, through which nlm_icmp_allow talks to it: "
-                           "install systemd's busctl")
+            raise NlmError("firewalld runs, but neither dbus-python (in the module's Python) nor systemd's busctl is "
+                           "there to talk to it: install systemd's busctl, or run the module with the Python that "
+                           "firewalld runs with")
 
-    def _call(self, path, interface, method, signature="", *arguments, **options):
-        argv = [self.busctl, "--system", "--json=short", "call", "--", BUS_NAME, path, "%s%s" % (BUS_NAME, interface),
-                method]
+    def call(self, path, interface, method, signature, arguments):
+        """The method's one answer in busctl's JSON notation (None when it has none)."""
+        argv = [self.busctl, "--system", "--json=short", "call", "--", BUS_NAME, path, interface, method]
         if signature:
             argv.append(signature)
             for member, argument in zip(_split_struct(signature), arguments):
                 argv.extend(busctl_arguments(member, argument))
         rc, stdout, stderr = self.module.run_command(argv)
         if rc != 0:
-            message = stderr.strip().replace("Call failed: ", "")
+            raise BusError(stderr.strip().replace("Call failed: ", ""), stderr, rc)
+        if not stdout.strip():
+            return None
+        data = json.loads(stdout).get("data")
+        return data[0] if isinstance(data, list) and len(data) == 1 else data
+
+    def get_property(self, path, interface, name):
+        argv = [self.busctl, "--system", "--json=short", "get-property", BUS_NAME, path, interface, name]
+        rc, stdout, stderr = self.module.run_command(argv)
+        if rc != 0:
+            raise BusError(stderr.strip(), stderr, rc)
+        return json.loads(stdout).get("data")
+
+
+class InProcess(object):
+    """firewalld's D-Bus API through dbus-python, on one connection: a call is a round trip,
+    where busctl costs a process and a connection each. Answers come in busctl's JSON
+    notation, so that the rest of this module knows one form."""
+
+    name = "dbus-python"
+    # a reload rebuilds every rule of firewalld's table: a busy node may take long
+    TIMEOUT = 120.0
+
+    def __init__(self, dbus, bus):
+        self.dbus = dbus
+        self.bus = bus
+        # one call at a time on the shared connection, from whichever thread asks
+        self.lock = threading.Lock()
+
+    def _blocking(self, path, interface, method, signature, arguments):
+        with self.lock:
+            try:
+                return self.bus.call_blocking(BUS_NAME, path, interface, method, signature or None, arguments,
+                                              timeout=self.TIMEOUT)
+            except self.dbus.exceptions.DBusException as error:
+                raise BusError(error.get_dbus_message() or error.get_dbus_name() or str(error))
+
+    def call(self, path, interface, method, signature, arguments):
+        values = [dbus_value(self.dbus, member, argument)
+                  for member, argument in zip(_split_struct(signature), arguments)] if signature else []
+        return busctl_form(self._blocking(path, interface, method, signature, values))
+
+    def get_property(self, path, interface, name):
+        return busctl_form(self._blocking(path, "org.freedesktop.DBus.Properties", "Get", "ss", [interface, name]),
+                           variant=False)
+
+
+def in_process_bus():
+    """An InProcess transport on the system bus where the module's Python has dbus-python
+    (the Python firewalld itself runs with does), else None."""
+    try:
+        import dbus
+    except ImportError:
+        return None
+    try:
+        return InProcess(dbus, dbus.SystemBus())
+    except dbus.exceptions.DBusException:
+        return None
+
+
+class Daemon(object):
+    """firewalld's D-Bus API: in process with dbus-python where the module's Python has
+    it, else through busctl."""
+
+    def __init__(self, module, transport=None):
+        self.module = module
+        self.transport = transport or in_process_bus() or Busctl(module)
+
+    @property
+    def via(self):
+        return self.transport.name
+
+    def _call(self, path, interface, method, signature="", *arguments, **options):
+        try:
+            return self.transport.call(path, "%s%s" % (BUS_NAME, interface), method, signature, arguments)
+        except BusError as error:
+            message = str(error)
             if options.get("missing") and message.split(":", 1)[0] in options["missing"]:
                 return None
             raise NlmError("firewalld refused %s (%s); nothing more was changed: see journalctl -u firewalld"
-                           % (method, message), stderr, rc)
-        if not stdout.strip():
-            return None
-        answer = json.loads(stdout)
-        data = answer.get("data")
-        return data[0] if isinstance(data, list) and len(data) == 1 else data
+                           % (method, message), error.stderr, error.rc)
 
     def _property(self, path, interface, name):
-        argv = [self.busctl, "--system", "--json=short", "get-property", BUS_NAME, path, "%s%s" % (BUS_NAME, interface),
-                name]
-        rc, stdout, stderr = self.module.run_command(argv)
-        if rc != 0:
+        try:
+            return self.transport.get_property(path, "%s%s" % (BUS_NAME, interface), name)
+        except BusError as error:
             raise NlmError("firewalld runs in this network namespace but does not answer on the system D-Bus (%s); "
-                           "nothing was changed: see systemctl status firewalld dbus" % stderr.strip(), stderr, rc)
-        return json.loads(stdout).get("data")
+                           "nothing was changed: see systemctl status firewalld dbus" % error, error.stderr, error.rc)
 
     def require_running(self):
         """Fail, changing nothing, unless firewalld answers and has finished starting."""
@@ -384,14 +538,14 @@ class Daemon(object):
 
 def facts(daemon, interfaces):
     """firewalld's version, backend, default zone and the zone of each interface (the
-    default one where none is bound)."""
+    default one where none is bound), and how it was asked (dbus-python or busctl)."""
     default = daemon.default_zone()
     zones = {}
     for name in interfaces:
         bound = daemon.zone_of_interface(name)
         zones[name] = {"zone": bound or default, "bound": bool(bound)}
     return {"running": True, "version": daemon.version(), "backend": daemon.firewall_backend(),
-            "default_zone": default, "interfaces": zones}
+            "default_zone": default, "interfaces": zones, "via": daemon.via}
 
 
 # the chain firewalld makes of an owned policy's accepting rich rules, per direction

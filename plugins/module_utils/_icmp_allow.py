@@ -823,7 +823,7 @@ class FirewalldIcmpAllow(object):
                          for direction, name in _firewalld.POLICIES.items()},
             "permanent_changed": [name for name, _before, _want in permanent_changes],
             "runtime_changed": [name for name, _want in runtime_changes],
-            "reloaded": reload and not self.module.check_mode, "runtime_kept": kept,
+            "reloaded": reload and not self.module.check_mode, "runtime_kept": kept, "via": daemon.via,
         }
         if self.module._diff:
             result["diff"] = [{

@@ -163,14 +163,15 @@ ansible_facts:
               sample: false
             firewalld:
               description:
-                - Where firewalld runs, what it says over D-Bus (through systemd's C(busctl)) - C(running) (false,
+                - Where firewalld runs, what it says over D-Bus - C(running) (false,
                   with C(error), when it does not answer or has not finished starting), C(version), C(backend)
                   (its FirewallBackend), C(default_zone), and per interface but C(lo) its C(zone) (the default
-                  zone where none is bound) and whether it is C(bound).
+                  zone where none is bound) and whether it is C(bound); C(via) says how it was asked, V(dbus-python)
+                  in process where the module's Python has it, else V(busctl).
               type: dict
               returned: when firewalld runs
               sample: {"running": true, "version": "1.3.3", "backend": "nftables", "default_zone": "public",
-                       "interfaces": {"antrea-gw0": {"zone": "public", "bound": false}}}
+                       "interfaces": {"antrea-gw0": {"zone": "public", "bound": false}}, "via": "dbus-python"}
         agent:
           description:
             - Which parts of the nlm agent (the C(nlm_monitor) option of the nodelatency.monitor.nlm role) are on the

@@ -35,7 +35,8 @@ description:
   - Runs on one network namespace are serialised with a lock file in C(/run/nodelatency-monitor), a
     directory of root's own, so concurrent runs do not add the same rule twice.
 requirements:
-  - a Linux managed node with iptables (nft or legacy) and/or nftables (C(nft)), or firewalld with systemd's C(busctl)
+  - a Linux managed node with iptables (nft or legacy) and/or nftables (C(nft)), or firewalld with dbus-python in the
+    module's Python or systemd's C(busctl)
 author:
   - nodelatency.monitor contributors (@nodelatency)
 extends_documentation_fragment:
@@ -183,6 +184,11 @@ firewalld:
       description: The zones and policies whose runtime-only settings were put back after the reload.
       type: list
       elements: str
+    via:
+      description:
+        - How the module spoke to firewalld - V(dbus-python) (in process, where the module's Python has it, as the
+          Python firewalld runs with does) or V(busctl) (systemd's, a process per call).
+      type: str
 persisted:
   description: The boot files that hold the owned rules after the run (see O(persist)), changed or not.
   returned: success

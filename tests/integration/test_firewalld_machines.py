@@ -23,6 +23,8 @@ ALLOW = "nodelatency.monitor.nlm_icmp_allow"
 INFO = "nodelatency.monitor.nlm_icmp_allow_info"
 GATEWAY = '{"interfaces": ["antrea-gw0"]}'
 # every file firewalld's permanent configuration is made of, with its content
+# a Python without dbus-python on n1, made by the test that uses it
+NO_DBUS = "/var/tmp/nlm-no-dbus/bin/python"
 CONFIGURATION = "sudo find /etc/firewalld -type f -print0 | sort -z | sudo xargs -0 sha256sum"
 
 
@@ -143,20 +145,26 @@ def test_info_reads_presence_from_firewalld_and_effectiveness_from_the_kernel(la
 
 
 def test_concurrent_runs_on_one_node_leave_one_copy(lab, remote, run_ansible, ansible_environment):
-    """Two runs at once for the gateway and the transport interface: both land, once each."""
+    """Two runs at once for the gateway and the transport interface: both land, once each.
+    One asks firewalld in process (the machine's Python has firewalld's dbus-python), the
+    other through busctl (a virtual environment without it, as the role's)."""
+    remote.ssh(lab.nodes[0], "python3 -m venv --without-pip %s" % NO_DBUS.rsplit("/bin/", 1)[0])
     env = {**os.environ, **ansible_environment}
     runs = [subprocess.Popen([str(nlmmachines.REPO / ".venv" / "bin" / "ansible"), "-i", str(lab.inventory_path), "n1",
-                              "-m", ALLOW, "-a", '{"interfaces": ["%s"], "ip_versions": ["ipv4"]}' % name],
-                             env=env, stdout=subprocess.PIPE, text=True) for name in ("antrea-gw0", "eth0")]
+                              "-m", ALLOW, "-a", '{"interfaces": ["%s"], "ip_versions": ["ipv4"]}' % name, *extra],
+                             env=env, stdout=subprocess.PIPE, text=True)
+            for name, extra in (("antrea-gw0", ()), ("eth0", ("-e", "ansible_python_interpreter=" + NO_DBUS)))]
     outputs = [process.communicate(timeout=300)[0] for process in runs]
     assert all("FAILED" not in output for output in outputs), outputs
+    assert "via: dbus-python" in outputs[0] and "via: busctl" in outputs[1], outputs
     n1 = lab.nodes[0]
     for permanent in (False, True):
         rules = rich_rules(remote, n1, "nlm-echo-in", permanent)
         # antrea-gw0's four (both families), eth0's two (IPv4), each once
         assert len(rules) == 6 and len(set(rules)) == 6, rules
-    undo = run(run_ansible, lab, ALLOW, '{"interfaces": ["eth0"], "state": "absent"}', "n1")
-    assert "n1 | CHANGED" in undo.stdout, undo.stdout
+    undo = run(run_ansible, lab, ALLOW, '{"interfaces": ["eth0"], "state": "absent"}', "n1",
+               "-e", "ansible_python_interpreter=" + NO_DBUS)
+    assert "n1 | CHANGED" in undo.stdout and "via: busctl" in undo.stdout, undo.stdout
     assert only_gateways_open(echo(lab)), echo(lab)
 
 

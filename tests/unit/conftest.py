@@ -7,6 +7,7 @@ it returns the module result and the commands the module ran.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,13 @@ class ModuleRun:
     @property
     def failed(self):
         return bool(self.result.get("failed"))
+
+
+@pytest.fixture(autouse=True)
+def no_system_bus(monkeypatch):
+    """firewalld answers the unit tests through busctl's mocked run_command, never a real
+    system bus that dbus-python, where installed, would reach: it cannot be imported."""
+    monkeypatch.setitem(sys.modules, "dbus", None)
 
 
 @pytest.fixture

@@ -160,7 +160,8 @@ def test_firewalld_facts_name_each_interfaces_zone_bound_or_default():
     probe._module = bus
     assert probe.firewalld(["antrea-gw0", "eth0"]) == {
         "running": True, "version": "1.3.3", "backend": "nftables", "default_zone": "public",
-        "interfaces": {"antrea-gw0": {"zone": "public", "bound": False}, "eth0": {"zone": "internal", "bound": True}}}
+        "interfaces": {"antrea-gw0": {"zone": "public", "bound": False}, "eth0": {"zone": "internal", "bound": True}},
+        "via": "busctl"}
 
 
 def test_a_firewalld_that_does_not_answer_is_reported_not_raised():

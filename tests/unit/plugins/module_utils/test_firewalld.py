@@ -1,11 +1,12 @@
-"""The firewalld backend's planning and its D-Bus calls through busctl, with run_command
-mocked; the firewalld machine lab (tests/integration/test_firewalld_machines.py) shows
+"""The firewalld backend's planning and its D-Bus calls, through busctl with run_command
+mocked and through dbus-python's types with its bus mocked; the firewalld machine lab (tests/integration/test_firewalld_machines.py) shows
 them on a real firewalld."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,129 @@ class FakeBus:
         reloaded = any(call[3] == "call" and call[8] == "reload" for call in self.calls[:-1])
         answer = (self.after_reload if reloaded and method in self.after_reload else self.answers).get(method, (0, "", ""))
         return answer if isinstance(answer, tuple) else (0, json.dumps(answer), "")
+
+
+class FakeDbus:
+    """dbus-python's value types as far as _firewalld uses them: the type names, the
+    signature of containers and the variant level of what a bus answers."""
+
+    class exceptions:
+        class DBusException(Exception):
+            def get_dbus_message(self):
+                return str(self)
+
+            def get_dbus_name(self):
+                return "org.fedoraproject.FirewallD1.Exception"
+
+    def __init__(self):
+        for name, base in (("String", str), ("ObjectPath", str), ("Signature", str), ("Boolean", int),
+                           ("Int32", int), ("UInt32", int), ("Int16", int), ("UInt16", int), ("Int64", int),
+                           ("UInt64", int), ("Byte", int), ("Double", float)):
+            setattr(self, name, self._kind(name, base))
+        self.Array = self._container("Array", list)
+        self.Struct = self._container("Struct", tuple)
+        self.Dictionary = self._container("Dictionary", dict)
+
+    @staticmethod
+    def _kind(name, base):
+        def new(cls, value=None, variant_level=0):
+            made = base.__new__(cls, value) if value is not None else base.__new__(cls)
+            made.variant_level = variant_level
+            return made
+        return type(name, (base,), {"__new__": new})
+
+    @staticmethod
+    def _container(name, base):
+        def init(self, items=(), signature=None, variant_level=0):
+            if base is tuple:
+                return
+            base.__init__(self, items)
+            self.signature, self.variant_level = signature, variant_level
+
+        def new(cls, items=(), signature=None, variant_level=0):
+            made = base.__new__(cls, tuple(items)) if base is tuple else base.__new__(cls)
+            if base is tuple:
+                made.signature, made.variant_level = signature, variant_level
+            return made
+        return type(name, (base,), {"__new__": new, "__init__": init})
+
+
+class FakeSystemBus:
+    """A bus that answers call_blocking from canned dbus-python values and keeps the calls."""
+
+    def __init__(self, dbus, answers):
+        self.dbus, self.answers, self.calls = dbus, answers, []
+
+    def call_blocking(self, bus_name, path, interface, method, signature, arguments, timeout=-1.0):
+        self.calls.append((bus_name, path, interface, method, signature, arguments))
+        answer = self.answers.get(method)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_dbus_python_is_sent_the_types_busctl_would_be_told():
+    dbus = FakeDbus()
+    sent = _firewalld.dbus_value(dbus, "a{sv}", {"priority": -32768, "short": "x", "masquerade": _firewalld.Typed("b", False),
+                                                 "egress_zones": _firewalld.Typed("as", ["HOST"]),
+                                                 "ports": _firewalld.Typed("a(ss)", [["22", "tcp"]]),
+                                                 "protocols": _firewalld.Typed("as", [])})
+    assert type(sent).__name__ == "Dictionary" and sent.signature == "sv"
+    assert {key: _firewalld.dbus_signature(value) for key, value in sent.items()} == {
+        "priority": "i", "short": "s", "masquerade": "b", "egress_zones": "as", "ports": "a(ss)", "protocols": "as"}
+    assert list(sent["ports"][0]) == ["22", "tcp"] and sent["protocols"] == []
+    with pytest.raises(NlmError, match="D-Bus type h"):
+        _firewalld.dbus_value(dbus, "h", 3)
+
+
+def test_dbus_python_answers_read_as_busctl_prints_them():
+    dbus = FakeDbus()
+    settings = dbus.Dictionary({
+        dbus.String("target"): dbus.String("DROP", variant_level=1),
+        dbus.String("priority"): dbus.Int32(-32768, variant_level=1),
+        dbus.String("forward"): dbus.Boolean(True, variant_level=1),
+        dbus.String("interfaces"): dbus.Array([dbus.String("eth0")], signature="s", variant_level=1),
+        dbus.String("ports"): dbus.Array([dbus.Struct([dbus.String("22"), dbus.String("tcp")])], signature="(ss)",
+                                         variant_level=1),
+    }, signature="sv")
+    bus = FakeSystemBus(dbus, {"getZoneSettings2": settings, "getPolicyByName": dbus.ObjectPath("/o/p/0"),
+                               "Get": dbus.String("RUNNING", variant_level=1),
+                               "getPolicySettings": dbus.exceptions.DBusException("INVALID_POLICY: nlm-echo-in"),
+                               "reload": dbus.exceptions.DBusException("NOT_AUTHORIZED: reload")})
+    daemon = _firewalld.Daemon(None, transport=_firewalld.InProcess(dbus, bus))
+    assert daemon.via == "dbus-python"
+    assert daemon.runtime_zone("public") == {
+        "target": {"type": "s", "data": "DROP"}, "priority": {"type": "i", "data": -32768},
+        "forward": {"type": "b", "data": True}, "interfaces": {"type": "as", "data": ["eth0"]},
+        "ports": {"type": "a(ss)", "data": [["22", "tcp"]]}}
+    assert bus.calls[-1][1:5] == ("/org/fedoraproject/FirewallD1", "org.fedoraproject.FirewallD1.zone",
+                                  "getZoneSettings2", "s")
+    assert daemon._permanent_policy_object("nlm-echo-in") == "/o/p/0"
+    assert daemon.state() == "RUNNING"
+    assert bus.calls[-1][2:6] == ("org.freedesktop.DBus.Properties", "Get", "ss",
+                                  ["org.fedoraproject.FirewallD1", "state"])
+    assert daemon.runtime_policy("nlm-echo-in") is None
+    with pytest.raises(NlmError, match=r"firewalld refused reload \(NOT_AUTHORIZED: reload\)"):
+        daemon.reload()
+
+
+def test_the_bus_is_reached_in_process_only_where_dbus_python_is(monkeypatch):
+    # the unit tests' conftest makes dbus-python impossible to import
+    assert _firewalld.Daemon(FakeBus({})).via == "busctl"
+    dbus = FakeDbus()
+    dbus.SystemBus = lambda: FakeSystemBus(dbus, {})
+    monkeypatch.setitem(sys.modules, "dbus", dbus)
+    assert _firewalld.Daemon(FakeBus({})).via == "dbus-python"
+
+    def refused():
+        raise dbus.exceptions.DBusException("org.freedesktop.DBus.Error.FileNotFound")
+    dbus.SystemBus = refused
+    assert _firewalld.Daemon(FakeBus({})).via == "busctl"
+    monkeypatch.setitem(sys.modules, "dbus", None)
+    missing = FakeBus({})
+    missing.get_bin_path = lambda name: None
+    with pytest.raises(NlmError, match="neither dbus-python .* nor systemd's busctl"):
+        _firewalld.Daemon(missing)
 
 
 def test_calls_are_argv_lists_with_options_ended_before_the_arguments():
