@@ -9,7 +9,8 @@ statistics of each target, no RTT per request, no time stamps). Both commands ru
 which is what the goal's single probe duration assumes. Each repeat runs both, in
 alternating order. Goal: nlm_probe's wall time <= 1.2 x the floor + the probe's own
 duration (the slowest node's duration_seconds, median over repeats); at 240 nodes the
-rows inform, beside ping, with no goal.
+rows inform, beside ping, with no goal. NLM_BENCH_MESH_SIZES (for example ``240`` or
+``10,50``) measures only those sizes: the whole suite takes over an hour.
 
 A third module, benchmarks/modules/nlm_bench_echo_facts.py, returns an nlm_probe result
 of this lab (read from a file) and does nothing else: the floor for a module whose
@@ -30,6 +31,7 @@ prints every host's whole result, which for nlm_probe grows with the node count.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -167,5 +169,6 @@ def rows(repeats: int, smoke: bool):
     over an hour, and an interrupted run keeps the sizes it finished."""
     with tempfile.TemporaryDirectory(prefix="nlm-bench-mesh-") as directory:
         books = playbooks(Path(directory))
-        for size in SMOKE_SIZES if smoke else SIZES:
+        chosen = tuple(int(size) for size in os.environ.get("NLM_BENCH_MESH_SIZES", "").split(",") if size.strip())
+        for size in SMOKE_SIZES if smoke else chosen or SIZES:
             yield from measure_size(size, repeats, books, Path(directory))
