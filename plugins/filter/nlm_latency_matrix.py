@@ -86,7 +86,7 @@ _value:
           C(avg_rtt_ms), C(max_rtt_ms), C(median_rtt_ms), C(stddev_rtt_ms), C(jitter_ms), C(p50_rtt_ms),
           C(p95_rtt_ms), C(p99_rtt_ms), C(rtts_ms),
           C(last_rtt_ms) (the last reply's RTT), C(last_send_time), C(last_recv_time), C(error),
-          C(duplicates) and C(late), as the probe reported them (null when it left them out).
+          C(duplicates) and C(late), as the probe reported them (0 when its compact result left them out).
         - C(rtts_ms) is empty and C(last_send_time) and C(last_recv_time) are null unless the probe
           ran with O(nodelatency.monitor.nlm_probe#module:keep_rtts=true); C(last_rtt_ms) is there either way.
         - A target that is not an address has a null family and appears here only.

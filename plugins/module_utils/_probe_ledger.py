@@ -170,4 +170,29 @@ def summarize(record, keep_rtts=True, address=None, family=None):
         summary["rtts_ms"] = rtts_ms(rtts)
         summary["last_send_time"] = rfc3339(record["last_send_ns"])
         summary["last_recv_time"] = rfc3339(record["last_recv_ns"])
+        return summary
+    return compact(summary)
+
+
+# what a compact target leaves out when it holds nothing: Ansible's controller handles
+# every key and value of every host's result, and on N nodes a host returns 2(N - 1) targets
+_LEFT_OUT_WHEN_ZERO = ("duplicates", "late")
+_LEFT_OUT_WHEN_NONE = ("error", "min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms",
+                       "jitter_ms", "p50_rtt_ms", "p95_rtt_ms", "p99_rtt_ms", "last_rtt_ms")
+
+
+def compact(summary):
+    """``summary`` without what carries nothing, in place: no error, no duplicates or late
+    replies, the figures a sample does not give (the percentiles below 20 and 100
+    replies, every RTT figure without a reply), and the median where it is the p50 (an
+    odd number of replies: both are the middle one). Readers take a missing count as 0,
+    a missing median as the p50 and any other missing key as null."""
+    for key in _LEFT_OUT_WHEN_ZERO:
+        if not summary[key]:
+            del summary[key]
+    for key in _LEFT_OUT_WHEN_NONE:
+        if summary[key] is None:
+            del summary[key]
+    if "median_rtt_ms" in summary and summary["median_rtt_ms"] == summary.get("p50_rtt_ms"):
+        del summary["median_rtt_ms"]
     return summary

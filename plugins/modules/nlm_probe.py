@@ -121,10 +121,16 @@ options:
         (C(last_send_time), C(last_recv_time)) of each target.
       - By default each target carries only its statistics (with C(last_rtt_ms),
         the RTT of the last answered request), whose size does not grow with
-        O(count). On N nodes every host returns N - 1 targets per address
-        family, and Ansible's controller handles every value of every host's
-        result, so on large inventories the size of the result, more than the
-        probing, decides how long C(ansible all -m nlm_probe) takes.
+        O(count), and leaves out what holds nothing - C(error) when there is none,
+        C(duplicates) and C(late) when 0, the figures the replies do not give
+        (every RTT figure without a reply, the percentiles below 20 and 100), and
+        C(median_rtt_ms) where it equals C(p50_rtt_ms). Every report and filter
+        of this collection reads a missing count as 0, a missing median as the
+        p50 and any other missing figure as null.
+      - On N nodes every host returns N - 1 targets per address family, and
+        Ansible's controller handles every key and value of every host's result,
+        so on large inventories the size of the result, more than the probing,
+        decides how long C(ansible all -m nlm_probe) takes.
     type: bool
     default: false
   peers:
@@ -225,9 +231,9 @@ EXAMPLES = r"""
     count: 20
     keep_rtts: true
 
-- name: Show the median RTT to every peer
+- name: Show the average RTT to every peer (null for a target without a reply, whose figures the result leaves out)
   ansible.builtin.debug:
-    msg: "{{ item.name }}: {{ item.targets | map(attribute='median_rtt_ms') | list }}"
+    msg: "{{ item.name }}: {{ item.targets | map(attribute='avg_rtt_ms', default=none) | list }}"
   loop: "{{ ansible_facts.nlm_latency.peers }}"
 """
 
@@ -317,58 +323,60 @@ ansible_facts:
                 min_rtt_ms:
                   description: Smallest RTT in milliseconds; null without replies.
                   type: float
-                  returned: success
+                  returned: when there are replies, or O(keep_rtts) is true
                   sample: 0.051
                 avg_rtt_ms:
                   description: Mean RTT in milliseconds; null without replies.
                   type: float
-                  returned: success
+                  returned: when there are replies, or O(keep_rtts) is true
                   sample: 0.058
                 max_rtt_ms:
                   description: Largest RTT in milliseconds; null without replies.
                   type: float
-                  returned: success
+                  returned: when there are replies, or O(keep_rtts) is true
                   sample: 0.067
                 median_rtt_ms:
-                  description: Median RTT in milliseconds; null without replies.
+                  description:
+                    - Median RTT in milliseconds; null without replies. With an odd number of replies it is the
+                      p50 (both are the middle one), and the compact result leaves it out.
                   type: float
-                  returned: success
+                  returned: when it differs from the p50 (an even number of replies), or O(keep_rtts) is true
                   sample: 0.057
                 stddev_rtt_ms:
                   description: Population standard deviation of the RTTs in milliseconds (ping's mdev); null without replies.
                   type: float
-                  returned: success
+                  returned: when there are replies, or O(keep_rtts) is true
                   sample: 0.006
                 jitter_ms:
                   description: Mean absolute difference between consecutive RTTs in milliseconds; null with fewer than two replies.
                   type: float
-                  returned: success
+                  returned: with two replies or more, or O(keep_rtts) true
                   sample: 0.008
                 p50_rtt_ms:
                   description:
                     - The 50th percentile (nearest rank) of the RTTs in milliseconds; null with fewer than two replies.
                   type: float
-                  returned: success
+                  returned: with two replies or more, or O(keep_rtts) true
                   sample: 0.057
                 p95_rtt_ms:
                   description:
                     - The 95th percentile (nearest rank) of the RTTs in milliseconds; null with fewer than 20 replies, where
                       no RTT would lie above it (set O(count) to 20 or more).
                   type: float
-                  returned: success
+                  returned: with 20 replies or more, or O(keep_rtts) true
                   sample: null
                 p99_rtt_ms:
                   description:
                     - The 99th percentile (nearest rank) of the RTTs in milliseconds; null with fewer than 100 replies.
                   type: float
-                  returned: success
+                  returned: with 100 replies or more, or O(keep_rtts) true
                   sample: null
                 last_rtt_ms:
                   description:
                     - RTT in milliseconds of the answered request with the highest sequence number (what Antrea
                       reports as C(lastMeasuredRTT)); null without replies.
                   type: float
-                  returned: success
+                  returned: when there are replies, or O(keep_rtts) is true
                   sample: 0.067
                 rtts_ms:
                   description: Every RTT in milliseconds, in sequence order.
@@ -379,12 +387,12 @@ ansible_facts:
                 duplicates:
                   description: Extra replies to a request already answered (not counted in RV(ansible_facts.nlm_latency.peers[].targets[].received)).
                   type: int
-                  returned: success
+                  returned: when not 0, or O(keep_rtts) is true
                   sample: 0
                 late:
                   description: Replies that came after their request's timeout (counted as lost).
                   type: int
-                  returned: success
+                  returned: when not 0, or O(keep_rtts) is true
                   sample: 0
                 last_send_time:
                   description: When the last request was sent (RFC 3339, UTC); null if none was.
@@ -403,7 +411,7 @@ ansible_facts:
                       send the local kernel refused, or a bad address. Null
                       otherwise; plain timeouts show only in the loss.
                   type: str
-                  returned: success
+                  returned: when there is one, or O(keep_rtts) is true
                   sample: destination unreachable (host unreachable) from 198.18.0.1
 """
 

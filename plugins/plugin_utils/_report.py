@@ -36,6 +36,7 @@ _OPTIONAL_TARGET_KEYS = (
 )
 _OPTIONAL_MS_KEYS = tuple(key for key in _OPTIONAL_TARGET_KEYS if key.endswith("_ms"))
 _OPTIONAL_OTHER_KEYS = tuple(key for key in _OPTIONAL_TARGET_KEYS if not key.endswith("_ms"))
+_COMPACT_COUNTS = ("duplicates", "late")
 
 
 class ReportError(ValueError):
@@ -157,6 +158,12 @@ def _pair(source, target_node, raw, where):
             pair[key] = None if value is None else float(value)
         for key in _OPTIONAL_OTHER_KEYS:
             pair[key] = raw.get(key)
+        # nlm_probe's compact result leaves out zero counts, and the median where it is the p50
+        for key in _COMPACT_COUNTS:
+            if key not in raw:
+                pair[key] = 0
+        if "median_rtt_ms" not in raw:
+            pair["median_rtt_ms"] = pair["p50_rtt_ms"]
         pair["rtts_ms"] = [float(rtt) for rtt in raw.get("rtts_ms") or []]
         # nlm_probe's compact result (its default) has no rtts_ms, only last_rtt_ms
         last = pair["rtts_ms"][-1] if pair["rtts_ms"] else raw.get("last_rtt_ms")

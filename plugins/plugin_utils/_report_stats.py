@@ -203,6 +203,9 @@ def _document_target(raw, ended, source, target):
         rest = [None if value is None else round(value * _MILLION) for value in rest]
     figures = list(map(_WHOLE, map(_MILLION.__mul__, figures[:given]))) + rest
     minimum, average, maximum, median, stddev, jitter, p50, p95, p99 = figures
+    if "median_rtt_ms" not in raw:
+        # nlm_probe's compact result leaves it out where it is the p50
+        median = p50
     sent = int(raw["sent"])
     received = int(raw["received"])
     error = get("error")
@@ -238,8 +241,9 @@ def _document_target(raw, ended, source, target):
         "p95RTTNanoseconds": p95,
         "p99RTTNanoseconds": p99,
         "rttsNanoseconds": rtts,
-        "duplicates": get("duplicates"),
-        "late": get("late"),
+        # the compact result leaves out zero counts
+        "duplicates": get("duplicates", 0),
+        "late": get("late", 0),
         "error": error,
     }
     if last is None:

@@ -61,7 +61,7 @@ def test_target_figures_in_nanoseconds(dual_stack_facts):
         "minRTTNanoseconds": 420000, "avgRTTNanoseconds": 424000, "maxRTTNanoseconds": 428000,
         "medianRTTNanoseconds": None, "stddevRTTNanoseconds": 3266, "jitterNanoseconds": 4000,
         "p50RTTNanoseconds": None, "p95RTTNanoseconds": None, "p99RTTNanoseconds": None,
-        "rttsNanoseconds": [420000, 424000, 428000], "duplicates": None, "late": None, "error": None,
+        "rttsNanoseconds": [420000, 424000, 428000], "duplicates": 0, "late": 0, "error": None,
     }
 
 

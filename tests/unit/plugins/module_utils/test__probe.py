@@ -480,11 +480,22 @@ def test_kernel_receive_time_from_the_timestamp_message():
     assert _probe_socket._kernel_time_ns([(socket.SOL_SOCKET, _probe_socket.SO_TIMESTAMPNS, stamp)]) == 1_764_111_600_123_456_789
 
 
-COMPACT_KEYS = {
+STATISTICS_KEYS = {
     "sent", "received", "loss", "duplicates", "late", "error", "min_rtt_ms", "avg_rtt_ms", "max_rtt_ms",
     "median_rtt_ms", "stddev_rtt_ms", "jitter_ms", "p50_rtt_ms", "p95_rtt_ms", "p99_rtt_ms", "last_rtt_ms",
 }
 PER_REQUEST_KEYS = {"rtts_ms", "last_send_time", "last_recv_time"}
+ALWAYS_KEYS = {"address", "family", "sent", "received", "loss"}
+
+
+def carries_nothing(full, key):
+    """Whether the compact result may leave ``key`` of the full one out: it holds nothing,
+    or it is the median and equal to the p50."""
+    if key in ("duplicates", "late"):
+        return full[key] == 0
+    if key == "median_rtt_ms" and full[key] == full["p50_rtt_ms"]:
+        return True
+    return full[key] is None
 
 
 def test_compact_results_keep_the_statistics_and_the_last_rtt_without_rtts_and_times(ledger):
@@ -492,14 +503,43 @@ def test_compact_results_keep_the_statistics_and_the_last_rtt_without_rtts_and_t
     assert ledger.reply(4, PEER, reply(sequence=1), T0 + 200_000_000 + 75_000) == "matched"
     assert ledger.reply(4, PEER, reply(sequence=0), T0 + 200_000_000 + 90_000) == "matched"
     full, compact = ledger.results()[PEER], ledger.results(keep_rtts=False)[PEER]
-    assert set(full) == COMPACT_KEYS | PER_REQUEST_KEYS | {"address", "family"}
-    assert set(compact) == COMPACT_KEYS | {"address", "family"}
+    assert set(full) == STATISTICS_KEYS | PER_REQUEST_KEYS | {"address", "family"}
+    # two replies: no percentile above the p50, and a median that is not the p50
+    assert set(compact) == ALWAYS_KEYS | {"min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms",
+                                          "jitter_ms", "p50_rtt_ms", "last_rtt_ms"}
     assert (full["address"], full["family"]) == (compact["address"], compact["family"]) == (PEER, "ipv4")
     assert full["rtts_ms"] == [200.09, 0.075]
     assert full["last_rtt_ms"] == compact["last_rtt_ms"] == 0.075
-    assert dict((key, full[key]) for key in COMPACT_KEYS | {"address", "family"}) == compact
-    silent = ledger.results(keep_rtts=False)[OTHER]
-    assert (silent["sent"], silent["received"], silent["last_rtt_ms"], silent["min_rtt_ms"]) == (2, 0, None, None)
+    assert dict((key, full[key]) for key in compact) == compact
+    assert all(carries_nothing(full, key) for key in set(full) - set(compact) - PER_REQUEST_KEYS)
+    silent_full, silent = ledger.results()[OTHER], ledger.results(keep_rtts=False)[OTHER]
+    assert silent == {"address": OTHER, "family": "ipv4", "sent": 2, "received": 0, "loss": 1.0}
+    assert all(carries_nothing(silent_full, key) for key in set(silent_full) - set(silent) - PER_REQUEST_KEYS)
+
+
+def test_a_compact_result_reads_back_as_the_full_one_in_every_report(ledger):
+    """What the compact result leaves out, the reports put back: a count of 0, the
+    median from the p50 (three replies: both the middle one), null for the rest."""
+    from ansible_collections.nodelatency.monitor.plugins.plugin_utils import _report, _report_stats
+    for sequence, rtt_ns in ((0, 90_000), (1, 75_000)):
+        assert ledger.reply(4, PEER, reply(sequence=sequence), T0 + 200_000_000 * sequence + rtt_ns) == "matched"
+    ledger.sent(PEER, 2, T0 + 400_000_000)
+    assert ledger.reply(4, PEER, reply(sequence=2), T0 + 400_000_000 + 80_000) == "matched"
+    full, compact = ledger.results()[PEER], ledger.results(keep_rtts=False)[PEER]
+    assert full["median_rtt_ms"] == full["p50_rtt_ms"] == 0.08 and "median_rtt_ms" not in compact
+    assert {"duplicates", "late", "error", "p95_rtt_ms", "p99_rtt_ms"}.isdisjoint(compact)
+
+    def fact(target):
+        return {"source": "n1", "started": "2026-11-25T22:50:00.000000Z", "duration_seconds": 1.0,
+                "settings": {"count": 3}, "peers": [{"name": "n2", "targets": [target]}]}
+    read_full, read_compact = (_report._pair("n1", "n2", target, "test") for target in (full, compact))
+    assert dict(read_compact, rtts_ms=None, last_send_time=None, last_recv_time=None) == dict(
+        read_full, rtts_ms=None, last_send_time=None, last_recv_time=None)
+    documents = [_report_stats.node_latency_document(fact(target))["peerNodeLatencyStats"][0]["targetIPLatencyStats"][0]
+                 for target in (full, compact)]
+    ignored = {"lastSendTime": None, "lastRecvTime": None, "rttsNanoseconds": None}
+    assert dict(documents[1], **ignored) == dict(documents[0], **ignored)
+    assert documents[1]["medianRTTNanoseconds"] == 80000 and documents[1]["duplicates"] == 0
 
 
 def test_peers_sharing_an_address_each_get_their_own_target(monkeypatch):
@@ -522,8 +562,9 @@ def test_measure_without_keep_rtts_is_compact_for_every_kind_of_target(monkeypat
     latency = _probe.measure("n1", [{"name": "n2", "address": ["198.18.0.12", "2001:db8::c", "not-an-address"]}],
                              count=2, interval=0.001, timeout=0.5, payload_size=56, keep_rtts=False)
     answered, unavailable, bad = latency["peers"][0]["targets"]
-    for target in (answered, unavailable, bad):
-        assert set(target) == COMPACT_KEYS | {"address", "family"}
+    assert ALWAYS_KEYS < set(answered) <= STATISTICS_KEYS | {"address", "family"}
+    for target in (unavailable, bad):
+        assert set(target) == ALWAYS_KEYS | {"error"}
     assert (answered["received"], answered["last_rtt_ms"]) == (2, 0.08)
     assert (unavailable["sent"], unavailable["error"]) == (0, "cannot open an IPv6 ICMP socket")
     assert bad["error"].startswith("bad address: ")
