@@ -231,15 +231,19 @@ def _variant_signature(value):
     raise NlmError("cannot send %r to firewalld: give its D-Bus type" % (value,))
 
 
+def _variant(item):
+    """(signature, value) of one value of an ``a{sv}``: a Typed one's, or a plain one's guessed."""
+    if isinstance(item, Typed):
+        return item.signature, item.value
+    return _variant_signature(item), item
+
+
 def _encode(signature, value, words):
     if signature == "a{sv}":
         words.append(str(len(value)))
         for key, item in value.items():
             words.append(key)
-            if isinstance(item, Typed):
-                item_signature, item_value = item.signature, item.value
-            else:
-                item_signature, item_value = _variant_signature(item), item
+            item_signature, item_value = _variant(item)
             words.append(item_signature)
             _encode(item_signature, item_value, words)
     elif signature.startswith("a"):
@@ -268,16 +272,8 @@ def dbus_value(dbus, signature, value):
     if signature == "a{sv}":
         items = dbus.Dictionary(signature="sv")
         for key, item in value.items():
-            if isinstance(item, Typed):
-                item_signature, item_value = item.signature, item.value
-            else:
-                item_signature, item_value = _variant_signature(item), item
-            items[key] = dbus_value(dbus, item_signature, item_value)
+            items[key] = dbus_value(dbus, *_variant(item))
         return items
-    if signature.startswith("a{"):
-        key_signature, value_signature = _split_struct(signature[2:-1])
-        return dbus.Dictionary(((dbus_value(dbus, key_signature, key), dbus_value(dbus, value_signature, item))
-                                for key, item in value.items()), signature=signature[2:-1])
     if signature.startswith("a"):
         return dbus.Array([dbus_value(dbus, signature[1:], item) for item in value], signature=signature[1:])
     if signature.startswith("("):

@@ -29,14 +29,16 @@ STATUS_OK = "ok"
 STATUS_ORDER = (STATUS_ERROR, STATUS_DOWN, STATUS_LOSSY, STATUS_MISSING, STATUS_OK)
 
 _REQUIRED_TARGET_KEYS = ("address", "family", "sent", "received", "loss")
-# The probe may leave these out when it has nothing to say; they read as null.
+# The probe may leave these out when it has nothing to say; they read as null, but for
+# the counts below (0) and a median, which is the p50 where it is left out.
 _OPTIONAL_TARGET_KEYS = (
     "min_rtt_ms", "avg_rtt_ms", "max_rtt_ms", "median_rtt_ms", "stddev_rtt_ms", "jitter_ms",
     "p50_rtt_ms", "p95_rtt_ms", "p99_rtt_ms", "last_send_time", "last_recv_time", "error", "duplicates", "late",
 )
 _OPTIONAL_MS_KEYS = tuple(key for key in _OPTIONAL_TARGET_KEYS if key.endswith("_ms"))
 _OPTIONAL_OTHER_KEYS = tuple(key for key in _OPTIONAL_TARGET_KEYS if not key.endswith("_ms"))
-_COMPACT_COUNTS = ("duplicates", "late")
+# counts nlm_probe's compact result leaves out when they are 0
+COMPACT_ZERO_COUNTS = ("duplicates", "late")
 
 
 class ReportError(ValueError):
@@ -157,12 +159,9 @@ def _pair(source, target_node, raw, where):
             value = raw.get(key)
             pair[key] = None if value is None else float(value)
         for key in _OPTIONAL_OTHER_KEYS:
-            pair[key] = raw.get(key)
-        # nlm_probe's compact result leaves out zero counts, and the median where it is the p50
-        for key in _COMPACT_COUNTS:
-            if key not in raw:
-                pair[key] = 0
+            pair[key] = raw.get(key, 0 if key in COMPACT_ZERO_COUNTS else None)
         if "median_rtt_ms" not in raw:
+            # the compact result leaves it out where it is the p50
             pair["median_rtt_ms"] = pair["p50_rtt_ms"]
         pair["rtts_ms"] = [float(rtt) for rtt in raw.get("rtts_ms") or []]
         # nlm_probe's compact result (its default) has no rtts_ms, only last_rtt_ms

@@ -10,7 +10,12 @@ import functools
 import json
 from collections.abc import Mapping
 
-from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import natural_key, pair_status, parse_time
+from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report import (
+    COMPACT_ZERO_COUNTS,
+    natural_key,
+    pair_status,
+    parse_time,
+)
 from ansible_collections.nodelatency.monitor.plugins.plugin_utils._report_verdict import pair_verdict
 
 API_VERSION = "stats.antrea.io/v1alpha1"
@@ -241,9 +246,8 @@ def _document_target(raw, ended, source, target):
         "p95RTTNanoseconds": p95,
         "p99RTTNanoseconds": p99,
         "rttsNanoseconds": rtts,
-        # the compact result leaves out zero counts
-        "duplicates": get("duplicates", 0),
-        "late": get("late", 0),
+        # the compact result leaves these counts out when they are 0
+        **{key: get(key, 0) for key in COMPACT_ZERO_COUNTS},
         "error": error,
     }
     if last is None:
