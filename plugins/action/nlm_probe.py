@@ -8,6 +8,12 @@ The documentation is in plugins/modules/nlm_probe.py.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
+
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -26,7 +32,7 @@ ACTION_OPTIONS = ("peers", "target", "ip_versions", "max_peers", "rotation", "sk
 
 
 def select_peers(me, play_hosts, peers, groups):
-    """Hosts to probe, in a stable order, without me."""
+    """Hosts to probe, in a stable order, without me (me None: all of them)."""
     if peers is None:
         candidates = list(play_hosts)
     elif isinstance(peers, str):
@@ -48,6 +54,12 @@ def select_peers(me, play_hosts, peers, groups):
         if host != me and host not in ordered:
             ordered.append(host)
     return ordered
+
+
+def shared_directory():
+    """Where the forks of one ansible process share what they worked out: its own
+    temporary directory on the controller, made before the forks and removed when it ends."""
+    return C.DEFAULT_LOCAL_TMP
 
 
 def sampled_peers(me, peers, max_peers, rotation=None):
@@ -86,21 +98,20 @@ class ActionModule(ActionBase):
         return result
 
     def _resolve_targets(self, me, args, task_vars):
-        hostvars = task_vars["hostvars"]
-        peers = select_peers(me, task_vars.get("ansible_play_hosts_all", []), args["peers"], task_vars["groups"])
+        everyone = select_peers(None, task_vars.get("ansible_play_hosts_all", []), args["peers"], task_vars["groups"])
+        peers = [host for host in everyone if host != me]
+        book = self._peer_book(everyone, args, task_vars["hostvars"])
         targets = []
         unresolved = []
         by_name = []
-        versions = tuple(IP_VERSIONS[name] for name in args["ip_versions"])
         for peer in sampled_peers(me, peers, args["max_peers"], args["rotation"]):
-            peer_vars = self._peer_vars(hostvars, peer)
-            addresses = peer_addresses(peer, peer_vars, args["target"], versions)
-            if not addresses:
-                addresses = addresses_by_name(peer, peer_vars, versions)
-                if addresses:
-                    by_name.append("%s (%s)" % (peer, ", ".join(addresses)))
-            if addresses:
-                targets.append({"name": peer, "address": addresses})
+            entry = book[peer]
+            if entry.get("error"):
+                raise AnsibleActionFail(entry["error"])
+            if entry["by_name"]:
+                by_name.append("%s (%s)" % (peer, ", ".join(entry["address"])))
+            if entry["address"]:
+                targets.append({"name": peer, "address": list(entry["address"])})
             else:
                 unresolved.append(peer)
         if unresolved and not args["skip_unresolved"]:
@@ -115,6 +126,66 @@ class ActionModule(ActionBase):
                             "controller; set nlm_probe_address or gather facts (nodelatency.monitor.nlm_facts) to "
                             "choose the address" % "; ".join(by_name))
         return targets, warnings
+
+    def _peer_book(self, hosts, args, hostvars):
+        """{host: {"address": [...], "by_name": bool, "error": str or None}} for every host of ``hosts``.
+
+        What a peer's addresses are does not depend on who probes it, and each look-up
+        of a peer's variables copies all of its facts, which hold its own probe result
+        once that came in: every prober doing it for every peer made the look-ups grow
+        with the cube of the inventory. The forks of one ansible process run the same
+        task for every host, so the first to resolve the whole list leaves it in the
+        process's temporary directory, under this task and these options, for the
+        others; a fork that finds none, or cannot read or write it, resolves by itself.
+        The book lives as long as the process, so a later task reads the peers again.
+        """
+        versions = tuple(IP_VERSIONS[name] for name in args["ip_versions"])
+        task_id = getattr(self._task, "_uuid", None)
+        path = None
+        if isinstance(task_id, str) and shared_directory():
+            key = json.dumps([task_id, args["target"], versions, list(hosts)], sort_keys=True)
+            path = os.path.join(shared_directory(), "nlm_probe-peers-%s.json" % hashlib.sha256(key.encode()).hexdigest())
+            try:
+                with open(path, encoding="utf-8") as stream:
+                    book = json.load(stream)
+                if isinstance(book, dict) and set(hosts) <= set(book):
+                    return book
+            except (OSError, ValueError):
+                pass
+        book = dict((host, self._resolve_peer(hostvars, host, args["target"], versions)) for host in hosts)
+        if path:
+            self._share(path, book)
+        return book
+
+    def _resolve_peer(self, hostvars, peer, target, versions):
+        try:
+            peer_vars = self._peer_vars(hostvars, peer)
+            addresses = peer_addresses(peer, peer_vars, target, versions)
+        except AnsibleActionFail as err:
+            # only the probers that sample this peer fail, as if each had read it
+            return {"address": [], "by_name": False, "error": str(err.message)}
+        by_name = not addresses
+        if by_name:
+            addresses = addresses_by_name(peer, peer_vars, versions)
+        return {"address": [str(address) for address in addresses], "by_name": by_name and bool(addresses),
+                "error": None}
+
+    @staticmethod
+    def _share(path, book):
+        try:
+            descriptor, scratch = tempfile.mkstemp(prefix=".nlm_probe-peers-", dir=os.path.dirname(path))
+        except OSError:
+            return
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                json.dump(book, stream)
+            # whole or not at all for a fork reading it at the same moment
+            os.replace(scratch, path)
+        except (OSError, TypeError, ValueError):
+            try:
+                os.unlink(scratch)
+            except OSError:
+                pass
 
     def _peer_vars(self, hostvars, peer):
         """The variables and facts of ``peer`` that _address_sources reads, its variables templated in its context.

@@ -360,3 +360,111 @@ def test_run_takes_addresses_from_facts_beside_an_earlier_probe_result(task_vars
     assert plugin._execute_module.call_args.kwargs["module_args"]["targets"] == [
         {"name": "n2", "address": ["198.19.7.1", "2001:db8:1:7::1"]},
         {"name": "n3", "address": ["198.18.5.5", "2001:db8:5::5"]}]
+
+
+class CountingHostVars:
+    """Ansible's hostvars, counting the look-ups of each peer."""
+
+    def __init__(self, hostvars):
+        self.hostvars = hostvars
+        self.looked_up = []
+
+    def raw_get(self, host):
+        self.looked_up.append(host)
+        return self.hostvars.raw_get(host)
+
+
+@pytest.fixture
+def shared(tmp_path, monkeypatch):
+    directory = tmp_path / "ansible-local"
+    directory.mkdir()
+    monkeypatch.setattr(action, "shared_directory", lambda: str(directory))
+    return directory
+
+
+def forks_of_one_task(task_vars, hosts, args, task_id="task-uuid-1", facts=None):
+    """Run the action as the forks of one ansible process do: one plugin per host, the same task."""
+    variables = task_vars(hosts, facts=facts)
+    counting = CountingHostVars(variables["hostvars"])
+    targets = {}
+    warnings = {}
+    for host in hosts:
+        plugin = make_action(dict(args))
+        plugin._task._uuid = task_id
+        result = plugin.run(task_vars=dict(variables, inventory_hostname=host, hostvars=counting))
+        targets[host] = plugin._execute_module.call_args.kwargs["module_args"]["targets"]
+        warnings[host] = result.get("warnings", [])
+    return targets, warnings, counting.looked_up
+
+
+def test_the_forks_of_one_task_read_each_peer_once(task_vars, shared):
+    hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 7))
+    targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {})
+    assert sorted(looked_up) == sorted(hosts)
+    for host in hosts:
+        assert targets[host] == [{"name": peer, "address": ["198.19.%s.1" % peer[1:], "2001:db8:1:%s::1" % peer[1:]]}
+                                 for peer in hosts if peer != host]
+    # what the first fork left is a whole book, written in one step
+    assert [path.name.startswith("nlm_probe-peers-") for path in shared.iterdir()] == [True]
+
+
+def test_shared_peers_give_the_same_targets_and_warnings_as_each_fork_alone(task_vars, shared, tmp_path):
+    hosts = {"n1": lab_host(1), "n2": {}, "n3": lab_host(3), "n6": {"ansible_host": "node6.example.org"}}
+    args = {"skip_unresolved": True, "max_peers": 2}
+    together = forks_of_one_task(task_vars, hosts, args)
+    alone = forks_of_one_task(task_vars, hosts, args, task_id=None)
+    assert together[:2] == alone[:2]
+    assert len(alone[2]) == len(hosts) ** 2 and len(together[2]) == len(hosts)
+    assert together[1]["n3"] == ["nlm_probe: skipping n2: no address known",
+                                 "nlm_probe: no variable or fact gives an address of n6 (198.18.6.60, 2001:db8:6::60): "
+                                 "resolved their names on the controller; set nlm_probe_address or gather facts "
+                                 "(nodelatency.monitor.nlm_facts) to choose the address"]
+
+
+def test_another_task_or_other_options_read_the_peers_again(task_vars, shared):
+    hosts = dict(("n%d" % index, lab_host(index, nlm_transport_ipv4="198.18.0.%d" % index)) for index in range(1, 4))
+    forks_of_one_task(task_vars, hosts, {})
+    _targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {}, task_id="task-uuid-2")
+    assert sorted(looked_up) == sorted(hosts)
+    targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {"target": "transport", "ip_versions": ["ipv4"]},
+                                                      task_id="task-uuid-2")
+    assert sorted(looked_up) == sorted(hosts)
+    assert targets["n1"] == [{"name": "n2", "address": ["198.18.0.2"]}, {"name": "n3", "address": ["198.18.0.3"]}]
+    assert len(list(shared.iterdir())) == 3
+
+
+def test_a_peer_with_a_bad_variable_fails_only_the_forks_that_probe_it(task_vars, shared):
+    hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 6))
+    hosts["n5"]["nlm_traffic_mode"] = "overlay"
+    variables = task_vars(hosts)
+    failed = []
+    for host in hosts:
+        plugin = make_action({"max_peers": 1})
+        plugin._task._uuid = "task-uuid-3"
+        try:
+            plugin.run(task_vars=dict(variables, inventory_hostname=host))
+        except AnsibleActionFail as err:
+            assert "host n5 has nlm_traffic_mode 'overlay'" in str(err)
+            failed.append(host)
+    assert failed == [host for host in hosts if action.sampled_peers(host, others(host, list(hosts)), 1) == ["n5"]]
+    assert len(failed) == 1
+
+
+def test_an_unusable_shared_directory_leaves_each_fork_to_itself(task_vars, shared, monkeypatch):
+    monkeypatch.setattr(action, "shared_directory", lambda: str(shared / "gone"))
+    hosts = {"n1": lab_host(1), "n2": lab_host(2), "n3": lab_host(3)}
+    targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {})
+    assert len(looked_up) == len(hosts) ** 2
+    assert targets["n1"] == [{"name": "n2", "address": ["198.19.2.1", "2001:db8:1:2::1"]},
+                             {"name": "n3", "address": ["198.19.3.1", "2001:db8:1:3::1"]}]
+
+
+def test_a_damaged_shared_book_is_read_again_from_the_inventory(task_vars, shared):
+    hosts = {"n1": lab_host(1), "n2": lab_host(2), "n3": lab_host(3)}
+    forks_of_one_task(task_vars, hosts, {})
+    (book,) = shared.iterdir()
+    book.write_text('{"n2": {"address": ["198.18')
+    targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {})
+    assert sorted(looked_up) == sorted(hosts)
+    assert targets["n3"] == [{"name": "n1", "address": ["198.19.1.1", "2001:db8:1:1::1"]},
+                             {"name": "n2", "address": ["198.19.2.1", "2001:db8:1:2::1"]}]
