@@ -29,6 +29,8 @@ from ansible_collections.nodelatency.monitor.plugins.plugin_utils._peer_addresse
 
 # Options the controller consumes; the module never sees them.
 ACTION_OPTIONS = ("peers", "target", "ip_versions", "max_peers", "rotation", "skip_unresolved")
+# Strategies that run a task for every host of a batch before any host goes on.
+LOCKSTEP_STRATEGIES = ("linear", "ansible.builtin.linear", "ansible.legacy.linear")
 
 
 def select_peers(me, play_hosts, peers, groups):
@@ -100,7 +102,7 @@ class ActionModule(ActionBase):
     def _resolve_targets(self, me, args, task_vars):
         everyone = select_peers(None, task_vars.get("ansible_play_hosts_all", []), args["peers"], task_vars["groups"])
         peers = [host for host in everyone if host != me]
-        book = self._peer_book(everyone, args, task_vars["hostvars"])
+        book = self._peer_book(everyone, args, task_vars["hostvars"], task_vars.get("ansible_play_batch"))
         targets = []
         unresolved = []
         by_name = []
@@ -127,23 +129,25 @@ class ActionModule(ActionBase):
                             "choose the address" % "; ".join(by_name))
         return targets, warnings
 
-    def _peer_book(self, hosts, args, hostvars):
+    def _peer_book(self, hosts, args, hostvars, batch):
         """{host: {"address": [...], "by_name": bool, "error": str or None}} for every host of ``hosts``.
 
         What a peer's addresses are does not depend on who probes it, and each look-up
         of a peer's variables copies all of its facts, which hold its own probe result
         once that came in: every prober doing it for every peer made the look-ups grow
-        with the cube of the inventory. The forks of one ansible process run the same
-        task for every host, so the first to resolve the whole list leaves it in the
-        process's temporary directory, under this task and these options, for the
-        others; a fork that finds none, or cannot read or write it, resolves by itself.
-        The book lives as long as the process, so a later task reads the peers again.
+        with the cube of the inventory. Under the linear strategy the forks of one
+        ansible process run this task for every host of the batch at the same point of
+        the play, so the first to resolve the whole list leaves it in the process's
+        temporary directory, under this task, batch and options, for the others; a fork
+        that finds none, or cannot read or write it, resolves by itself. Another task,
+        a later batch (serial) or another strategy, where hosts reach the task after
+        others have gathered more, reads the peers again.
         """
         versions = tuple(IP_VERSIONS[name] for name in args["ip_versions"])
         task_id = getattr(self._task, "_uuid", None)
         path = None
-        if isinstance(task_id, str) and shared_directory():
-            key = json.dumps([task_id, args["target"], versions, list(hosts)], sort_keys=True)
+        if isinstance(task_id, str) and self._in_lockstep() and shared_directory():
+            key = json.dumps([task_id, list(batch or ()), args["target"], versions, list(hosts)], sort_keys=True)
             path = os.path.join(shared_directory(), "nlm_probe-peers-%s.json" % hashlib.sha256(key.encode()).hexdigest())
             try:
                 with open(path, encoding="utf-8") as stream:
@@ -156,6 +160,14 @@ class ActionModule(ActionBase):
         if path:
             self._share(path, book)
         return book
+
+    def _in_lockstep(self):
+        try:
+            play = self._task.get_play()
+        except AttributeError:
+            return False
+        strategy = getattr(play, "strategy", None) or C.DEFAULT_STRATEGY
+        return strategy in LOCKSTEP_STRATEGIES
 
     def _resolve_peer(self, hostvars, peer, target, versions):
         try:

@@ -382,16 +382,20 @@ def shared(tmp_path, monkeypatch):
     return directory
 
 
-def forks_of_one_task(task_vars, hosts, args, task_id="task-uuid-1", facts=None):
-    """Run the action as the forks of one ansible process do: one plugin per host, the same task."""
-    variables = task_vars(hosts, facts=facts)
+def forks_of_one_task(task_vars, hosts, args, task_id="task-uuid-1", strategy="linear", batches=None):
+    """Run the action as the forks of one ansible process do: one plugin per host, the same task,
+    batch after batch (serial)."""
+    variables = task_vars(hosts)
     counting = CountingHostVars(variables["hostvars"])
     targets = {}
     warnings = {}
+    batch_of = dict((host, batch) for batch in (batches or [list(hosts)]) for host in batch)
     for host in hosts:
         plugin = make_action(dict(args))
         plugin._task._uuid = task_id
-        result = plugin.run(task_vars=dict(variables, inventory_hostname=host, hostvars=counting))
+        plugin._task.get_play.return_value.strategy = strategy
+        result = plugin.run(task_vars=dict(variables, inventory_hostname=host, hostvars=counting,
+                                           ansible_play_batch=batch_of[host]))
         targets[host] = plugin._execute_module.call_args.kwargs["module_args"]["targets"]
         warnings[host] = result.get("warnings", [])
     return targets, warnings, counting.looked_up
@@ -433,6 +437,29 @@ def test_another_task_or_other_options_read_the_peers_again(task_vars, shared):
     assert len(list(shared.iterdir())) == 3
 
 
+@pytest.mark.parametrize("strategy", [None, "ansible.builtin.linear"])
+def test_the_default_and_named_linear_strategy_share(task_vars, shared, strategy):
+    hosts = {"n1": lab_host(1), "n2": lab_host(2), "n3": lab_host(3)}
+    _targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {}, strategy=strategy)
+    assert sorted(looked_up) == sorted(hosts)
+
+
+@pytest.mark.parametrize("strategy", ["free", "host_pinned", "ansible.builtin.free"])
+def test_hosts_that_reach_the_task_at_their_own_pace_read_the_peers_themselves(task_vars, shared, strategy):
+    hosts = {"n1": lab_host(1), "n2": lab_host(2), "n3": lab_host(3)}
+    alone = forks_of_one_task(task_vars, hosts, {}, task_id=None)
+    targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {}, strategy=strategy)
+    assert len(looked_up) == len(hosts) ** 2
+    assert targets == alone[0]
+    assert not list(shared.iterdir())
+
+
+def test_each_serial_batch_reads_the_peers_again(task_vars, shared):
+    hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 5))
+    _targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {}, batches=[["n1", "n2"], ["n3", "n4"]])
+    assert sorted(looked_up) == sorted(list(hosts) * 2)
+
+
 def test_a_peer_with_a_bad_variable_fails_only_the_forks_that_probe_it(task_vars, shared):
     hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 6))
     hosts["n5"]["nlm_traffic_mode"] = "overlay"
@@ -441,6 +468,7 @@ def test_a_peer_with_a_bad_variable_fails_only_the_forks_that_probe_it(task_vars
     for host in hosts:
         plugin = make_action({"max_peers": 1})
         plugin._task._uuid = "task-uuid-3"
+        plugin._task.get_play.return_value.strategy = "linear"
         try:
             plugin.run(task_vars=dict(variables, inventory_hostname=host))
         except AnsibleActionFail as err:
