@@ -184,12 +184,13 @@ ansible_facts:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._facts import gather, input_problems
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_allow import LOCALE_C
 from ansible_collections.nodelatency.monitor.plugins.module_utils._ifname import invalid_interface_names
+from ansible_collections.nodelatency.monitor.plugins.module_utils._module import CommandModule
 from ansible_collections.nodelatency.monitor.plugins.module_utils._respawn import respawn_with_library
 
 try:
@@ -202,7 +203,7 @@ else:
 
 
 def main():
-    module = AnsibleModule(
+    module = CommandModule(
         argument_spec=dict(
             gateway_interface=dict(type="str", default="antrea-gw0"),
             transport_interface=dict(type="str"),

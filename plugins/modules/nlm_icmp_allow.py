@@ -240,18 +240,17 @@ rules:
             - {interface: antrea-gw0, direction: in, message: echo-request, verdict: accept, dropped_by: null}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_allow import (
     ALLOW_ARGUMENT_SPEC,
     LOCALE_C,
     IcmpAllow,
 )
+from ansible_collections.nodelatency.monitor.plugins.module_utils._module import CommandModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=ALLOW_ARGUMENT_SPEC, supports_check_mode=True)
+    module = CommandModule(argument_spec=ALLOW_ARGUMENT_SPEC, supports_check_mode=True)
     module.run_command_environ_update = LOCALE_C
     try:
         result = IcmpAllow(module).run()

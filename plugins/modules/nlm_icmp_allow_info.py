@@ -244,18 +244,17 @@ icmp_allow:
                    policy: drop, verdict: drop, needs_rule: true, present: false, copies: 0}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.nodelatency.monitor.plugins.module_utils._errors import NlmError
 from ansible_collections.nodelatency.monitor.plugins.module_utils._icmp_allow import (
     INFO_ARGUMENT_SPEC,
     LOCALE_C,
     IcmpAllowInfo,
 )
+from ansible_collections.nodelatency.monitor.plugins.module_utils._module import CommandModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=INFO_ARGUMENT_SPEC, supports_check_mode=True)
+    module = CommandModule(argument_spec=INFO_ARGUMENT_SPEC, supports_check_mode=True)
     module.run_command_environ_update = LOCALE_C
     try:
         result = IcmpAllowInfo(module).run()

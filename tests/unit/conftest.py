@@ -14,6 +14,8 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.nodelatency.monitor.plugins.module_utils._module import CommandModule
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -85,6 +87,7 @@ def run_module(monkeypatch):
             raise _ModuleExit(dict(result, failed=True, msg=msg))
 
         monkeypatch.setattr(basic.AnsibleModule, "run_command", fake_run_command)
+        monkeypatch.setattr(CommandModule, "run_command", fake_run_command)
         monkeypatch.setattr(basic.AnsibleModule, "warn", fake_warn)
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", fake_get_bin_path)
         monkeypatch.setattr(basic.AnsibleModule, "exit_json", fake_exit_json)
