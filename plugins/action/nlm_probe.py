@@ -94,7 +94,13 @@ class ActionModule(ActionBase):
         if args["targets"] is None:
             module_args["targets"], warnings = self._resolve_targets(me, args, task_vars)
 
-        result.update(self._execute_module(module_args=module_args, task_vars=task_vars))
+        module_result = self._execute_module(module_args=module_args, task_vars=task_vars)
+        if args["targets"] is None and isinstance(module_result.get("invocation"), dict):
+            # the options as given, as the copy action shows them: the targets worked out
+            # here are the facts' peers already, and a copy of them in every host's result
+            # is a fifth more for the controller to handle (and to print at -vvv)
+            module_result["invocation"] = {"module_args": dict(args)}
+        result.update(module_result)
         if warnings:
             result.setdefault("warnings", []).extend(warnings)
         return result

@@ -496,3 +496,21 @@ def test_a_damaged_shared_book_is_read_again_from_the_inventory(task_vars, share
     assert sorted(looked_up) == sorted(hosts)
     assert targets["n3"] == [{"name": "n1", "address": ["198.19.1.1", "2001:db8:1:1::1"]},
                              {"name": "n2", "address": ["198.19.2.1", "2001:db8:1:2::1"]}]
+
+
+def test_the_invocation_shows_the_options_given_not_the_targets_worked_out(task_vars):
+    plugin = make_action({"count": 5, "peers": "all"})
+    plugin._execute_module.return_value = {"changed": False, "ansible_facts": {"nlm_latency": {}}, "invocation": {
+        "module_args": {"count": 5, "targets": [{"name": "n2", "address": ["198.19.2.1"]}], "name": "n1"}}}
+    result = plugin.run(task_vars=task_vars({"n1": lab_host(1), "n2": lab_host(2)}))
+    shown = result["invocation"]["module_args"]
+    assert (shown["count"], shown["peers"], shown["targets"], shown["name"]) == (5, "all", None, None)
+    assert set(shown) == set(action.ActionModule._VALID_ARGS)
+
+
+def test_the_invocation_of_explicit_targets_is_the_modules(task_vars):
+    plugin = make_action({"targets": ["198.18.0.99"]})
+    invocation = {"module_args": {"targets": ["198.18.0.99"], "name": "n1", "count": 3}}
+    plugin._execute_module.return_value = {"changed": False, "ansible_facts": {"nlm_latency": {}},
+                                           "invocation": invocation}
+    assert plugin.run(task_vars=task_vars({"n1": {}}))["invocation"] == invocation
