@@ -14,7 +14,7 @@ import os
 import tempfile
 
 from ansible import constants as C
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.nodelatency.monitor.plugins.module_utils._agent import sample_peers
@@ -182,6 +182,9 @@ class ActionModule(ActionBase):
         except AnsibleActionFail as err:
             # only the probers that sample this peer fail, as if each had read it
             return {"address": [], "by_name": False, "error": str(err.message)}
+        except AnsibleError as err:
+            return {"address": [], "by_name": False,
+                    "error": "nlm_probe: cannot work out the addresses of host %s: %s" % (peer, err.message)}
         by_name = not addresses
         if by_name:
             addresses = addresses_by_name(peer, peer_vars, versions)

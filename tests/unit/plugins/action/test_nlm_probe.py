@@ -514,3 +514,21 @@ def test_the_invocation_of_explicit_targets_is_the_modules(task_vars):
     plugin._execute_module.return_value = {"changed": False, "ansible_facts": {"nlm_latency": {}},
                                            "invocation": invocation}
     assert plugin.run(task_vars=task_vars({"n1": {}}))["invocation"] == invocation
+
+
+def test_a_peer_whose_variable_does_not_template_fails_only_the_forks_that_probe_it(task_vars, shared):
+    hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 6))
+    hosts["n5"]["nlm_gateway_ipv4"] = "{{ no_such_variable }}.1"
+    variables = task_vars(hosts)
+    failed = []
+    for host in hosts:
+        plugin = make_action({"max_peers": 1})
+        plugin._task._uuid = "task-uuid-4"
+        plugin._task.get_play.return_value.strategy = "linear"
+        try:
+            plugin.run(task_vars=dict(variables, inventory_hostname=host))
+        except AnsibleActionFail as err:
+            assert "no_such_variable" in str(err)
+            failed.append(host)
+    assert failed == [host for host in hosts if action.sampled_peers(host, others(host, list(hosts)), 1) == ["n5"]]
+    assert len(list(shared.iterdir())) == 1
