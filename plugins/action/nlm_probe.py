@@ -151,10 +151,11 @@ class ActionModule(ActionBase):
         """
         versions = tuple(IP_VERSIONS[name] for name in args["ip_versions"])
         task_id = getattr(self._task, "_uuid", None)
+        directory = shared_directory()
         path = None
-        if isinstance(task_id, str) and self._in_lockstep() and shared_directory():
+        if isinstance(task_id, str) and directory and self._in_lockstep():
             key = json.dumps([task_id, list(batch or ()), args["target"], versions, list(hosts)], sort_keys=True)
-            path = os.path.join(shared_directory(), "nlm_probe-peers-%s.json" % hashlib.sha256(key.encode()).hexdigest())
+            path = os.path.join(directory, "nlm_probe-peers-%s.json" % hashlib.sha256(key.encode()).hexdigest())
             try:
                 with open(path, encoding="utf-8") as stream:
                     book = json.load(stream)
@@ -179,12 +180,11 @@ class ActionModule(ActionBase):
         try:
             peer_vars = self._peer_vars(hostvars, peer)
             addresses = peer_addresses(peer, peer_vars, target, versions)
-        except AnsibleActionFail as err:
-            # only the probers that sample this peer fail, as if each had read it
-            return {"address": [], "by_name": False, "error": str(err.message)}
         except AnsibleError as err:
-            return {"address": [], "by_name": False,
-                    "error": "nlm_probe: cannot work out the addresses of host %s: %s" % (peer, err.message)}
+            # only the probers that sample this peer fail, as if each had read it
+            message = err.message if isinstance(err, AnsibleActionFail) else (
+                "nlm_probe: cannot work out the addresses of host %s: %s" % (peer, err.message))
+            return {"address": [], "by_name": False, "error": str(message)}
         by_name = not addresses
         if by_name:
             addresses = addresses_by_name(peer, peer_vars, versions)

@@ -384,7 +384,7 @@ def shared(tmp_path, monkeypatch):
 
 def forks_of_one_task(task_vars, hosts, args, task_id="task-uuid-1", strategy="linear", batches=None):
     """Run the action as the forks of one ansible process do: one plugin per host, the same task,
-    batch after batch (serial)."""
+    batch after batch (serial). A fork that fails has the message as its targets."""
     variables = task_vars(hosts)
     counting = CountingHostVars(variables["hostvars"])
     targets = {}
@@ -394,8 +394,12 @@ def forks_of_one_task(task_vars, hosts, args, task_id="task-uuid-1", strategy="l
         plugin = make_action(dict(args))
         plugin._task._uuid = task_id
         plugin._task.get_play.return_value.strategy = strategy
-        result = plugin.run(task_vars=dict(variables, inventory_hostname=host, hostvars=counting,
-                                           ansible_play_batch=batch_of[host]))
+        try:
+            result = plugin.run(task_vars=dict(variables, inventory_hostname=host, hostvars=counting,
+                                               ansible_play_batch=batch_of[host]))
+        except AnsibleActionFail as err:
+            targets[host] = str(err)
+            continue
         targets[host] = plugin._execute_module.call_args.kwargs["module_args"]["targets"]
         warnings[host] = result.get("warnings", [])
     return targets, warnings, counting.looked_up
@@ -460,22 +464,21 @@ def test_each_serial_batch_reads_the_peers_again(task_vars, shared):
     assert sorted(looked_up) == sorted(list(hosts) * 2)
 
 
-def test_a_peer_with_a_bad_variable_fails_only_the_forks_that_probe_it(task_vars, shared):
+@pytest.mark.parametrize("bad, message", [
+    ({"nlm_traffic_mode": "overlay"}, "host n5 has nlm_traffic_mode 'overlay'"),
+    ({"nlm_gateway_ipv4": "{{ no_such_variable }}.1"}, "cannot work out the addresses of host n5: 'no_such_variable'"),
+])
+def test_a_peer_with_a_bad_variable_fails_only_the_forks_that_probe_it(task_vars, shared, bad, message):
     hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 6))
-    hosts["n5"]["nlm_traffic_mode"] = "overlay"
-    variables = task_vars(hosts)
-    failed = []
-    for host in hosts:
-        plugin = make_action({"max_peers": 1})
-        plugin._task._uuid = "task-uuid-3"
-        plugin._task.get_play.return_value.strategy = "linear"
-        try:
-            plugin.run(task_vars=dict(variables, inventory_hostname=host))
-        except AnsibleActionFail as err:
-            assert "host n5 has nlm_traffic_mode 'overlay'" in str(err)
-            failed.append(host)
+    hosts["n5"].update(bad)
+    targets, _warnings, looked_up = forks_of_one_task(task_vars, hosts, {"max_peers": 1})
+    failed = [host for host, value in targets.items() if isinstance(value, str)]
     assert failed == [host for host in hosts if action.sampled_peers(host, others(host, list(hosts)), 1) == ["n5"]]
     assert len(failed) == 1
+    assert message in targets[failed[0]]
+    # the others went on with the book the first fork shared
+    assert sorted(looked_up) == sorted(hosts)
+    assert len(list(shared.iterdir())) == 1
 
 
 def test_an_unusable_shared_directory_leaves_each_fork_to_itself(task_vars, shared, monkeypatch):
@@ -514,21 +517,3 @@ def test_the_invocation_of_explicit_targets_is_the_modules(task_vars):
     plugin._execute_module.return_value = {"changed": False, "ansible_facts": {"nlm_latency": {}},
                                            "invocation": invocation}
     assert plugin.run(task_vars=task_vars({"n1": {}}))["invocation"] == invocation
-
-
-def test_a_peer_whose_variable_does_not_template_fails_only_the_forks_that_probe_it(task_vars, shared):
-    hosts = dict(("n%d" % index, lab_host(index)) for index in range(1, 6))
-    hosts["n5"]["nlm_gateway_ipv4"] = "{{ no_such_variable }}.1"
-    variables = task_vars(hosts)
-    failed = []
-    for host in hosts:
-        plugin = make_action({"max_peers": 1})
-        plugin._task._uuid = "task-uuid-4"
-        plugin._task.get_play.return_value.strategy = "linear"
-        try:
-            plugin.run(task_vars=dict(variables, inventory_hostname=host))
-        except AnsibleActionFail as err:
-            assert "no_such_variable" in str(err)
-            failed.append(host)
-    assert failed == [host for host in hosts if action.sampled_peers(host, others(host, list(hosts)), 1) == ["n5"]]
-    assert len(list(shared.iterdir())) == 1
